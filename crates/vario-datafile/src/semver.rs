@@ -46,7 +46,8 @@ impl<'a> Version<'a> {
             parts[len] = part;
             len += 1;
         }
-        if !suffix.is_empty() {
+        // The suffix is a part even when empty: `1.0.0-` sorts above `1.0.0`.
+        if split_at.is_some() {
             parts[len] = suffix;
             len += 1;
         }

@@ -44,19 +44,14 @@ impl<'p> At<'p> {
 
 impl fmt::Display for At<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(parent) = self.parent {
-            parent.fmt(f)?;
+        match (self.parent, self.seg) {
+            (None, _) => f.write_str("$"),
+            // `$.experiments` reads worse than `experiments`; drop the root marker.
+            (Some(At { parent: None, .. }), Seg::Key(k)) => f.write_str(k),
+            (Some(parent), Seg::Key(k)) => write!(f, "{parent}.{k}"),
+            (Some(parent), Seg::Index(i)) => write!(f, "{parent}[{i}]"),
+            (Some(parent), Seg::Root) => parent.fmt(f),
         }
-        match self.seg {
-            Seg::Root => f.write_str("$")?,
-            Seg::Key(k) if self.parent.is_some_and(|p| matches!(p.seg, Seg::Root)) => {
-                // `$.experiments` reads worse than `experiments`; drop the root marker.
-                return f.write_str(k);
-            }
-            Seg::Key(k) => write!(f, ".{k}")?,
-            Seg::Index(i) => write!(f, "[{i}]")?,
-        }
-        Ok(())
     }
 }
 

@@ -1,0 +1,97 @@
+//! One experiment's decision, in the reference SDK's order of checks (bucketing.md §10):
+//! status, forced variation, whitelist, user profile, audiences, group, bucketing.
+
+use vario_datafile::{ExperimentIndex, ProjectConfig, VariationRef};
+
+use crate::audience::rule_audience_result;
+use crate::bucket::{bucket_value, find_range};
+use crate::reason::{Reason, Trace};
+use crate::user::{ProfileState, User};
+
+/// The variation of `experiment` for `user`, or `None`; with the deciding reason.
+/// `profile` is the user's sticky-bucketing state (`None` when there is no profile
+/// service or it is ignored for this call).
+pub fn experiment_variation(
+    config: &ProjectConfig,
+    experiment: ExperimentIndex,
+    user: &User<'_>,
+    profile: Option<&mut ProfileState>,
+    trace: &mut impl Trace,
+) -> (Option<VariationRef>, Reason) {
+    let (variation, reason) = checks(config, experiment, user, profile, trace);
+    trace.push(reason);
+    (variation, reason)
+}
+
+fn checks(
+    config: &ProjectConfig,
+    experiment: ExperimentIndex,
+    user: &User<'_>,
+    profile: Option<&mut ProfileState>,
+    trace: &mut impl Trace,
+) -> (Option<VariationRef>, Reason) {
+    let exp = &config.experiments[experiment];
+    let found = |variation| VariationRef { experiment, variation };
+    if !exp.is_running {
+        return (None, Reason::ExperimentNotRunning { experiment });
+    }
+    if let Some(v) = user.forced_variations.and_then(|m| m.get(&exp.id)).and_then(|id| exp.variation_by_id(id)) {
+        return (Some(found(v)), Reason::ForcedVariation { variation: found(v) });
+    }
+    match exp.forced_variations.get(user.id) {
+        Some(Some(v)) => return (Some(found(*v)), Reason::Whitelisted { variation: found(*v) }),
+        Some(None) => trace.push(Reason::InvalidWhitelistEntry { experiment }),
+        None => {}
+    }
+    if let Some(stored) = profile.as_ref().and_then(|p| p.bucket_map.get(&exp.id)) {
+        match exp.variation_by_id(stored) {
+            Some(v) => return (Some(found(v)), Reason::StoredVariation { variation: found(v) }),
+            None => trace.push(Reason::InvalidStoredVariation { experiment }),
+        }
+    }
+    let audience = rule_audience_result(config, exp.audience.as_ref(), user.attributes, user.segments);
+    if audience != Some(true) {
+        return (None, Reason::AudienceMismatch { experiment, result: audience });
+    }
+    let (variation, reason) = bucket_experiment(config, experiment, user, trace);
+    if let (Some(v), Some(profile)) = (variation, profile) {
+        profile.bucket_map.insert(exp.id.clone(), config.variation(v).id.clone());
+        profile.changed = true;
+    }
+    (variation, reason)
+}
+
+/// Bucketing proper: the group step for experiments in an exclusive group, then the
+/// experiment's own ranges. Shared with delivery rules, which skip every other check.
+pub fn bucket_experiment(
+    config: &ProjectConfig,
+    experiment: ExperimentIndex,
+    user: &User<'_>,
+    trace: &mut impl Trace,
+) -> (Option<VariationRef>, Reason) {
+    let exp = &config.experiments[experiment];
+    let (bucketing_id, ignored) = user.attributes.bucketing_id(user.id);
+    if ignored {
+        trace.push(Reason::BucketingIdNotString);
+    }
+    if exp.cmab.is_some() {
+        return (None, Reason::CmabUnsupported { experiment });
+    }
+    if let Some(group) = config.exclusive_group(experiment) {
+        let bucket = bucket_value(bucketing_id, &group.id);
+        let chosen = find_range(&group.traffic_allocation, bucket).map(|r| r.entity_id.as_str());
+        if chosen != Some(exp.id.as_str()) {
+            return (None, Reason::NotInGroupExperiment { experiment, bucket });
+        }
+    }
+    let bucket = bucket_value(bucketing_id, &exp.id);
+    // The reference bucketer refuses experiments without a usable key.
+    let range = find_range(&exp.traffic_allocation, bucket).filter(|_| !exp.key.trim().is_empty());
+    match range.and_then(|r| r.variation) {
+        Some(v) => {
+            let variation = VariationRef { experiment, variation: v };
+            (Some(variation), Reason::Bucketed { variation, bucket })
+        }
+        None => (None, Reason::NotBucketed { experiment, bucket }),
+    }
+}
