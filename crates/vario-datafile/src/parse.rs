@@ -285,9 +285,12 @@ fn traffic(o: &Obj<'_, '_>, strict: bool) -> Result<Vec<TrafficRange>, DatafileE
             Some(i) => i,
             // Integers beyond i64 behave as "everything is below the end".
             None if end.is_u64() => i64::MAX,
+            None if strict => return Err(at_end.wrong_type("an integer", end)),
+            // Rollout rules escape the reference SDK's schema check: a float bound still
+            // works there; anything else (which crashes it when bucketing) never matches.
             None => match end.as_f64() {
-                Some(f) if !strict && f.is_finite() => f.ceil().clamp(i64::MIN as f64, i64::MAX as f64) as i64,
-                _ => return Err(at_end.wrong_type("an integer", end)),
+                Some(f) if f.is_finite() => f.ceil().clamp(i64::MIN as f64, i64::MAX as f64) as i64,
+                _ => 0,
             },
         };
         Ok(TrafficRange { entity_id: r.req_str("entityId")?.to_owned(), end_of_range, variation: None })

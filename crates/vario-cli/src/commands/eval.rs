@@ -1,0 +1,406 @@
+//! `vario eval`: the batch decision protocol (eval-protocol.md). One SDK client answers
+//! every request line in order, so forced variations and user profiles carry over.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use serde_json::{Map, Value, json};
+use vario_datafile::{Origin, ProjectConfig};
+use vario_sdk::{
+    Attributes, Client, DecideOptions, Decision, DispatchError, EventDispatcher, InMemoryUserProfileService, LogEvent,
+};
+
+use crate::exit_code;
+
+/// Arguments of `vario eval`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The datafile every request is answered against.
+    #[arg(long)]
+    pub datafile: PathBuf,
+    /// Where to write every dispatched event, one JSON line each.
+    #[arg(long)]
+    pub events_out: Option<PathBuf>,
+    /// The endpoint URL reported in event lines (default: the datafile region's endpoint).
+    #[arg(long)]
+    pub event_endpoint: Option<String>,
+}
+
+/// Runs `vario eval` over stdin and stdout.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let config = match std::fs::read_to_string(&args.datafile) {
+        Ok(text) => ProjectConfig::from_json(&text).map_err(|e| e.to_string()),
+        Err(e) => Err(format!("cannot read {}: {e}", args.datafile.display())),
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("vario eval: invalid datafile: {message}");
+            return Ok(exit_code::BAD_INPUT.into());
+        }
+    };
+    let events = match &args.events_out {
+        Some(path) => {
+            let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            Some(EventLines::new(Box::new(file), args.event_endpoint.clone()))
+        }
+        None => None,
+    };
+    let evaluator = Evaluator::new(config, events.clone());
+    let stdin = std::io::stdin().lock();
+    let stdout = std::io::stdout().lock();
+    evaluator.run(stdin, stdout, events.as_ref())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Event lines `{"url", "http_verb", "params"}` written to a shared, buffered sink.
+#[derive(Clone)]
+pub struct EventLines {
+    out: Arc<Mutex<BufWriter<Box<dyn Write + Send>>>>,
+    endpoint: Option<String>,
+}
+
+impl EventLines {
+    /// Event lines written to `out`; `endpoint` replaces the events' URL when set.
+    pub fn new(out: Box<dyn Write + Send>, endpoint: Option<String>) -> Self {
+        Self { out: Arc::new(Mutex::new(BufWriter::with_capacity(1 << 16, out))), endpoint }
+    }
+
+    /// Flushes what was written so far.
+    pub fn flush(&self) -> std::io::Result<()> {
+        self.out.lock().map_err(|_| std::io::Error::other("event sink poisoned"))?.flush()
+    }
+}
+
+impl EventDispatcher for EventLines {
+    fn dispatch(&self, event: &LogEvent) -> Result<(), DispatchError> {
+        let line = json!({
+            "url": self.endpoint.as_deref().unwrap_or(&event.url),
+            "http_verb": event.http_verb,
+            "params": event.params,
+        });
+        let failed = |reason: String| DispatchError::Transport { url: "events-out".into(), reason };
+        let mut out = self.out.lock().map_err(|_| failed("event sink poisoned".into()))?;
+        serde_json::to_writer(&mut *out, &line).map_err(|e| failed(e.to_string()))?;
+        out.write_all(b"\n").map_err(|e| failed(e.to_string()))
+    }
+}
+
+/// Answers protocol requests with one client.
+pub struct Evaluator {
+    client: Client,
+}
+
+impl Evaluator {
+    /// An evaluator for `config`, with an in-memory user profile service, sending events
+    /// to `events` (or nowhere).
+    pub fn new(config: ProjectConfig, events: Option<EventLines>) -> Self {
+        let builder =
+            Client::builder().config(Arc::new(config)).user_profile_service(InMemoryUserProfileService::new());
+        let client = match events {
+            Some(events) => builder.event_dispatcher(events).build(),
+            None => builder.build(),
+        };
+        Self { client }
+    }
+
+    /// Reads request lines until end of input, writing one response line each. Output is
+    /// flushed whenever no further input is already buffered, so an interactive caller
+    /// sees each answer at once while bulk input stays buffered.
+    pub fn run(&self, input: impl BufRead, output: impl Write, events: Option<&EventLines>) -> std::io::Result<()> {
+        let mut input = BufReader::with_capacity(1 << 16, input);
+        let mut output = BufWriter::with_capacity(1 << 16, output);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if input.read_line(&mut line)? == 0 {
+                break;
+            }
+            let response = self.answer_line(line.trim_end_matches(['\n', '\r']));
+            serde_json::to_writer(&mut output, &response)?;
+            output.write_all(b"\n")?;
+            if input.buffer().is_empty() {
+                if let Some(events) = events {
+                    events.flush()?;
+                }
+                output.flush()?;
+            }
+        }
+        if let Some(events) = events {
+            events.flush()?;
+        }
+        output.flush()
+    }
+
+    /// The response to one request line.
+    pub fn answer_line(&self, line: &str) -> Value {
+        match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(request)) => self.answer(&request),
+            Ok(_) => json!({"error": "a request must be a JSON object"}),
+            Err(e) => json!({"error": format!("malformed JSON: {e}")}),
+        }
+    }
+
+    /// The response to one request.
+    pub fn answer(&self, request: &Map<String, Value>) -> Value {
+        let mut req = Request { fields: request, problems: Vec::new() };
+        let Some(op) = request.get("op").and_then(Value::as_str) else {
+            return json!({"error": "missing string field `op`"});
+        };
+        let mut response = match op {
+            "activate" | "get_variation" => self.variation(&mut req, op == "activate"),
+            "track" => self.track(&mut req),
+            "is_feature_enabled" => self.is_feature_enabled(&mut req),
+            "get_feature_variable" => self.feature_variable(&mut req),
+            "get_enabled_features" => self.enabled_features(&mut req),
+            "decide" => self.decide(&mut req),
+            "decide_all" => self.decide_all(&mut req),
+            "set_forced_variation" => self.set_forced_variation(&mut req),
+            "get_forced_variation" => self.get_forced_variation(&mut req),
+            other => return json!({"error": format!("unknown op `{other}`")}),
+        };
+        if !req.problems.is_empty() {
+            response.insert("error".into(), Value::String(req.problems.join("; ")));
+        }
+        Value::Object(response)
+    }
+
+    fn variation(&self, req: &mut Request<'_>, activate: bool) -> Map<String, Value> {
+        let key = req.experiment_key(&self.client);
+        let user = req.user();
+        let variation = match (key, user) {
+            (Some(key), Some((user_id, attributes))) if activate => self.client.activate(key, user_id, &attributes),
+            (Some(key), Some((user_id, attributes))) => self.client.get_variation(key, user_id, &attributes),
+            _ => None,
+        };
+        object([("variation_key", variation.map_or(Value::Null, |v| v.key().into()))])
+    }
+
+    fn track(&self, req: &mut Request<'_>) -> Map<String, Value> {
+        let key = req.string("event_key", |k| self.client.config().is_some_and(|c| c.event_by_key(k).is_some()));
+        let tags = match req.fields.get("event_tags") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(tags)) => Ok(Some(tags)),
+            Some(_) => Err(req.problem("`event_tags` must be an object")),
+        };
+        if let (Some(key), Some((user_id, attributes)), Ok(tags)) = (key, req.user(), tags) {
+            self.client.track(key, user_id, &attributes, tags);
+        }
+        Map::new()
+    }
+
+    fn is_feature_enabled(&self, req: &mut Request<'_>) -> Map<String, Value> {
+        let key = req.flag_key(&self.client, "feature_key");
+        let enabled = match (key, req.user()) {
+            (Some(key), Some((user_id, attributes))) => self.client.is_feature_enabled(key, user_id, &attributes),
+            _ => false,
+        };
+        object([("enabled", enabled.into())])
+    }
+
+    fn feature_variable(&self, req: &mut Request<'_>) -> Map<String, Value> {
+        let flag = req.flag_key(&self.client, "feature_key");
+        let variable = req.string("variable_key", |v| {
+            let config = self.client.config();
+            let found = config.as_ref().and_then(|c| Some((c, c.flag_by_key(flag?)?)));
+            found.is_some_and(|(c, f)| c.flags[f].variable_by_key(v).is_some())
+        });
+        let value = match (flag, variable, req.user()) {
+            (Some(flag), Some(variable), Some((user_id, attributes))) => {
+                self.client.get_feature_variable(flag, variable, user_id, &attributes)
+            }
+            _ => None,
+        };
+        object([("value", value.unwrap_or(Value::Null))])
+    }
+
+    fn enabled_features(&self, req: &mut Request<'_>) -> Map<String, Value> {
+        let keys = match req.user() {
+            Some((user_id, attributes)) => self.client.get_enabled_features(user_id, &attributes),
+            None => Vec::new(),
+        };
+        object([("feature_keys", keys.into())])
+    }
+
+    fn decide(&self, req: &mut Request<'_>) -> Map<String, Value> {
+        let key = req.flag_key(&self.client, "flag_key");
+        let options = req.options();
+        let flag_key = req.fields.get("flag_key").cloned().unwrap_or(Value::Null);
+        match (key, req.user()) {
+            (Some(key), Some((user_id, attributes))) => {
+                let decision = self.client.create_user_context(user_id, attributes).decide(key, options);
+                decision_json(&decision, options)
+            }
+            _ => no_decision(flag_key),
+        }
+    }
+
+    fn decide_all(&self, req: &mut Request<'_>) -> Map<String, Value> {
+        let options = req.options();
+        let decisions = match req.user() {
+            Some((user_id, attributes)) => self
+                .client
+                .create_user_context(user_id, attributes)
+                .decide_all(options)
+                .iter()
+                .map(|d| (d.flag_key().to_owned(), Value::Object(decision_json(d, options))))
+                .collect(),
+            None => Map::new(),
+        };
+        object([("decisions", Value::Object(decisions))])
+    }
+
+    fn set_forced_variation(&self, req: &mut Request<'_>) -> Map<String, Value> {
+        let key = req.experiment_key(&self.client);
+        let user_id = req.user_id();
+        let variation = match req.fields.get("variation_key") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(v)) => Ok(Some(v.as_str())),
+            Some(_) => Err(()),
+        };
+        let known = match (key, variation) {
+            (Some(key), Ok(Some(v))) => self.client.config().is_some_and(|c| {
+                c.experiment_by_key(key).is_some_and(|e| c.experiments[e].variation_by_key(v).is_some())
+            }),
+            (_, Ok(None)) => true,
+            _ => false,
+        };
+        if !known {
+            req.problem("`variation_key` must be null or a variation of the experiment");
+        }
+        let ok = match (key, user_id, variation) {
+            (Some(key), Some(user_id), Ok(variation)) => self.client.set_forced_variation(key, user_id, variation),
+            _ => false,
+        };
+        object([("ok", ok.into())])
+    }
+
+    fn get_forced_variation(&self, req: &mut Request<'_>) -> Map<String, Value> {
+        let key = req.experiment_key(&self.client);
+        let variation = match (key, req.user_id()) {
+            (Some(key), Some(user_id)) => self.client.get_forced_variation(key, user_id),
+            _ => None,
+        };
+        object([("variation_key", variation.map_or(Value::Null, Value::String))])
+    }
+}
+
+fn object<const N: usize>(entries: [(&str, Value); N]) -> Map<String, Value> {
+    entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+fn no_decision(flag_key: Value) -> Map<String, Value> {
+    object([
+        ("flag_key", flag_key),
+        ("enabled", false.into()),
+        ("variation_key", Value::Null),
+        ("rule_key", Value::Null),
+        ("variables", Value::Object(Map::new())),
+    ])
+}
+
+fn decision_json(d: &Decision, options: DecideOptions) -> Map<String, Value> {
+    let mut out = object([
+        ("flag_key", d.flag_key().into()),
+        ("enabled", d.enabled().into()),
+        ("variation_key", d.variation_key().map_or(Value::Null, Into::into)),
+        ("rule_key", d.rule_key().map_or(Value::Null, Into::into)),
+        ("variables", Value::Object(d.variables().clone())),
+    ]);
+    if options.contains(DecideOptions::INCLUDE_REASONS) {
+        out.insert("reasons".into(), d.reasons().into());
+    }
+    out
+}
+
+/// One request's fields, and the protocol problems found while reading them.
+struct Request<'a> {
+    fields: &'a Map<String, Value>,
+    problems: Vec<String>,
+}
+
+impl<'a> Request<'a> {
+    fn problem(&mut self, message: &str) {
+        self.problems.push(message.to_owned());
+    }
+
+    /// A string field that must satisfy `exists`; records a problem otherwise.
+    fn string(&mut self, field: &str, exists: impl FnOnce(&str) -> bool) -> Option<&'a str> {
+        match self.fields.get(field) {
+            Some(Value::String(s)) => {
+                if !exists(s) {
+                    self.problems.push(format!("`{field}` {s:?} does not exist in the datafile"));
+                }
+                Some(s.as_str())
+            }
+            _ => {
+                self.problems.push(format!("`{field}` must be a string"));
+                None
+            }
+        }
+    }
+
+    fn experiment_key(&mut self, client: &Client) -> Option<&'a str> {
+        // Rollout rules are in the SDK's key map but are not experiments to the protocol.
+        self.string("experiment_key", |k| {
+            client.config().is_some_and(|c| {
+                c.experiment_by_key(k).is_some_and(|e| !matches!(c.experiments[e].origin, Origin::Rollout(_)))
+            })
+        })
+    }
+
+    fn flag_key(&mut self, client: &Client, field: &str) -> Option<&'a str> {
+        self.string(field, |k| client.config().is_some_and(|c| c.flag_by_key(k).is_some()))
+    }
+
+    fn user_id(&mut self) -> Option<&'a str> {
+        match self.fields.get("user_id") {
+            Some(Value::String(s)) => Some(s),
+            _ => {
+                self.problem("`user_id` must be a string");
+                None
+            }
+        }
+    }
+
+    /// The user id and attributes, or `None` when either is unusable (the SDK then
+    /// answers as for invalid input).
+    fn user(&mut self) -> Option<(&'a str, Attributes)> {
+        let user_id = self.user_id();
+        let attributes = match self.fields.get("attributes") {
+            None | Some(Value::Null) => Some(Attributes::new()),
+            Some(Value::Object(map)) => {
+                if map.values().any(|v| v.is_array() || v.is_object()) {
+                    self.problem("attribute values must be strings, numbers, booleans or null");
+                }
+                Some(map.iter().map(|(k, v)| (k.as_str(), v.clone())).collect())
+            }
+            Some(_) => {
+                self.problem("`attributes` must be an object");
+                None
+            }
+        };
+        Some((user_id?, attributes?))
+    }
+
+    fn options(&mut self) -> DecideOptions {
+        let mut options = DecideOptions::NONE;
+        match self.fields.get("options") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(names)) => {
+                for name in names {
+                    match name.as_str().and_then(DecideOptions::from_name) {
+                        Some(option) => options |= option,
+                        None => self.problems.push(format!("unknown decide option {name}")),
+                    }
+                }
+            }
+            Some(_) => self.problem("`options` must be a list of decide option names"),
+        }
+        options
+    }
+}

@@ -1,0 +1,36 @@
+//! The `vario` command line: argument definitions and the commands behind them.
+//! `src/commands/<name>.rs` is `vario <name>`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod commands;
+pub mod exit_code;
+
+/// Vario: feature flags, A/B tests and results, compatible with Optimizely datafiles.
+#[derive(Debug, Parser)]
+#[command(name = "vario", version, about)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Answer SDK calls read as JSON lines from stdin, one JSON response per line.
+    Eval(commands::eval::Args),
+    /// Datafile tools.
+    #[command(subcommand)]
+    Datafile(commands::datafile::Command),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Eval(args) => commands::eval::run(&args),
+        Command::Datafile(command) => commands::datafile::run(&command),
+    }
+}

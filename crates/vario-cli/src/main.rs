@@ -1,0 +1,23 @@
+//! The `vario` command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use vario_cli::{Cli, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            // Like other Unix tools, a closed pipe downstream is not an error.
+            if error.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {error:#}");
+            vario_cli::exit_code::FAILURE.into()
+        }
+    }
+}

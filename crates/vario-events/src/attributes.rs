@@ -1,0 +1,162 @@
+//! Visitor attributes of an event (events.md §4): declared keys become their ids,
+//! `$opt_*` keys stand for themselves, only valid scalar values pass, caller order is
+//! kept, and the bot-filtering entry comes last.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use serde_json::Value;
+use vario_core::{AttributeValue, Attributes};
+use vario_datafile::{ProjectConfig, finite_number};
+
+use crate::model::VisitorAttribute;
+use crate::{BOT_FILTERING_KEY, CUSTOM_ATTRIBUTE_TYPE};
+
+/// The prefix of reserved attribute keys, sent even when undeclared.
+pub const RESERVED_PREFIX: &str = "$opt_";
+
+/// Attribute ids of one config, as shared strings so that events do not copy them.
+#[derive(Debug, Clone)]
+pub(crate) struct AttributeIds {
+    /// Declared key → (key, id).
+    declared: FxHashMap<Box<str>, (Arc<str>, Arc<str>)>,
+    /// The `$opt_bot_filtering` entry, when the datafile's `botFiltering` is a boolean.
+    bot_filtering: Option<VisitorAttribute>,
+}
+
+impl AttributeIds {
+    pub(crate) fn new(config: &ProjectConfig) -> Self {
+        let mut declared = FxHashMap::default();
+        for attribute in &config.attributes {
+            // The config decides which declaration of a repeated key wins.
+            if let Some(winner) = config.attribute_by_key(&attribute.key) {
+                declared.insert(
+                    winner.key.as_str().into(),
+                    (Arc::from(winner.key.as_str()), Arc::from(winner.id.as_str())),
+                );
+            }
+        }
+        let bot_filtering = config.bot_filtering.map(|on| {
+            let key: Arc<str> = Arc::from(BOT_FILTERING_KEY);
+            attribute(key.clone(), key, Value::Bool(on))
+        });
+        Self { declared, bot_filtering }
+    }
+
+    pub(crate) fn visitor_attributes(&self, attributes: &Attributes) -> Vec<VisitorAttribute> {
+        let mut list = Vec::with_capacity(attributes.len() + 1);
+        for (key, value) in attributes.iter() {
+            let Some(value) = event_value(value) else { continue };
+            let (key, id) = match self.declared.get(key) {
+                Some((key, id)) => (key.clone(), id.clone()),
+                None if key.starts_with(RESERVED_PREFIX) => {
+                    let key: Arc<str> = Arc::from(key);
+                    (key.clone(), key)
+                }
+                None => continue,
+            };
+            // The reference SDK tests the id for truth: a declared empty id drops the entry.
+            if !id.is_empty() {
+                list.push(attribute(id, key, value));
+            }
+        }
+        list.extend(self.bot_filtering.clone());
+        list
+    }
+}
+
+fn attribute(entity_id: Arc<str>, key: Arc<str>, value: Value) -> VisitorAttribute {
+    VisitorAttribute { entity_id, key, attribute_type: Cow::Borrowed(CUSTOM_ATTRIBUTE_TYPE), value }
+}
+
+/// The value sent for an attribute: strings, booleans and numbers that are finite with
+/// magnitude at most 2^53, in their JSON form (integers stay integers).
+fn event_value(value: &AttributeValue) -> Option<Value> {
+    match value {
+        AttributeValue::String(s) => Some(Value::String(s.clone())),
+        AttributeValue::Bool(b) => Some(Value::Bool(*b)),
+        AttributeValue::Number(n) => finite_number(n).map(|_| Value::Number(n.clone())),
+        AttributeValue::Null | AttributeValue::Other(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn config(extra: &str) -> ProjectConfig {
+        let text = format!(
+            r#"{{"version": "4", "accountId": "1", "projectId": "2", "revision": "3", "groups": [],
+            "experiments": [], "events": [], "audiences": [],
+            "attributes": [{{"id": "101", "key": "a"}}, {{"id": "102", "key": "$opt_declared"}},
+                           {{"id": "", "key": "empty_id"}}] {extra}}}"#
+        );
+        match ProjectConfig::from_json(&text) {
+            Ok(c) => c,
+            Err(e) => panic!("test datafile: {e}"),
+        }
+    }
+
+    fn sent(config: &ProjectConfig, attrs: Value) -> Value {
+        let attrs: Attributes = match attrs {
+            Value::Object(m) => m.into(),
+            _ => Attributes::new(),
+        };
+        serde_json::to_value(AttributeIds::new(config).visitor_attributes(&attrs)).unwrap_or_default()
+    }
+
+    #[test]
+    fn declared_reserved_and_dropped() {
+        let c = config("");
+        let got = sent(
+            &c,
+            json!({"a": 1, "undeclared": "x", "$opt_user_agent": "ua", "$opt_declared": true, "empty_id": "e"}),
+        );
+        assert_eq!(
+            got,
+            json!([
+                {"entity_id": "101", "key": "a", "type": "custom", "value": 1},
+                {"entity_id": "$opt_user_agent", "key": "$opt_user_agent", "type": "custom", "value": "ua"},
+                {"entity_id": "102", "key": "$opt_declared", "type": "custom", "value": true}
+            ])
+        );
+    }
+
+    #[test]
+    fn invalid_values_are_dropped() {
+        let c = config("");
+        for bad in [json!(null), json!([1]), json!({}), json!(18_014_398_509_481_984_u64), json!(-1e300)] {
+            assert_eq!(sent(&c, json!({ "a": bad })), json!([]), "{bad}");
+        }
+        let edge = json!(9_007_199_254_740_992_u64);
+        assert_eq!(sent(&c, json!({ "a": edge }))[0]["value"], edge);
+        assert_eq!(sent(&c, json!({"a": 34.5}))[0]["value"], json!(34.5));
+    }
+
+    #[test]
+    fn bot_filtering_last_iff_boolean() {
+        for (extra, expected) in [
+            (r#", "botFiltering": false"#, Some(false)),
+            (r#", "botFiltering": true"#, Some(true)),
+            (r#", "botFiltering": "yes""#, None),
+            ("", None),
+        ] {
+            let got = sent(&config(extra), json!({"$opt_bot_filtering": "mine", "a": 2}));
+            let list = got.as_array().cloned().unwrap_or_default();
+            let last = list.last().cloned().unwrap_or_default();
+            match expected {
+                Some(on) => {
+                    assert_eq!(list.len(), 3, "{extra}");
+                    assert_eq!(
+                        last,
+                        json!({"entity_id": "$opt_bot_filtering", "key": "$opt_bot_filtering", "type": "custom", "value": on})
+                    );
+                }
+                None => assert_eq!(list.len(), 2, "{extra}"),
+            }
+        }
+    }
+}
