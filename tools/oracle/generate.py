@@ -559,7 +559,7 @@ class Generator:
         out = []
         types = ['boolean', 'integer', 'double', 'string', 'json', 'string+json']
         for i in range(self.rint(self.p['n_variables'])):
-            t = self.pick(types)
+            t = self.cycle('variable_type', types)
             var = {'id': self.num_id(), 'key': f'var_{i}_{t.replace("+", "_")}'}
             if t == 'string+json':
                 var['type'] = 'string'
@@ -677,11 +677,29 @@ class Generator:
 
         if not typed and self.chance(0.5):
             del df['typedAudiences']
+        if self.p['big_integer_variables']:
+            self.plant_big_values()
         for flag in self.flags:                 # drop generator-private fields
             for var in flag['variables']:
                 var.pop('_vtype', None)
         self.datafile = df
         return df
+
+    def plant_big_values(self):
+        """Make sure integer/double variables with out-of-range values are really decided."""
+        rules = self.experiments + self.rollout_rules
+        for vtype, values in VARIABLE_BIG.items():
+            variables = [v for f in self.flags for v in f['variables'] if v['_vtype'] == vtype]
+            if not variables:
+                continue
+            var = variables[0]
+            var['defaultValue'] = values[0]
+            users = [(exp, variation) for exp in rules for variation in exp['variations']
+                     if any(u['id'] == var['id'] for u in variation.get('variables', []))]
+            for (exp, variation), value in zip(users, values[1:] + values[:1]):
+                for usage in variation['variables']:
+                    if usage['id'] == var['id']:
+                        usage['value'] = value
 
     # -- users -------------------------------------------------------------------
     def gen_user_ids(self):
@@ -745,8 +763,10 @@ class Generator:
                 name = self.pick(self.used_attrs)
                 attrs[name] = self.user_value(name)
             elif k == 2:
-                attrs['$opt_bucketing_id'] = self.pick(
-                    ['bk', 'bucket_1', '', 'user_1', self.pick(self.users)] + ([42, True, None] if self.chance(0.3) else []))
+                pool = ['bk', 'bucket_1', '', 'user_1', self.pick(self.users)]
+                if self.chance(0.3):
+                    pool += [42, True, None]        # non-string bucketing ids are ignored
+                attrs['$opt_bucketing_id'] = self.pick(pool)
             else:
                 attrs = dict(reversed(list(attrs.items())))   # same content, other order
             return True, attrs

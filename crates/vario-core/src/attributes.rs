@@ -102,6 +102,16 @@ impl Attributes {
         }
     }
 
+    /// The position of `key`.
+    pub(crate) fn position(&self, key: &str) -> Option<usize> {
+        self.0.iter().position(|(k, _)| k == key)
+    }
+
+    /// The value at a position from [`Attributes::position`].
+    pub(crate) fn value_at(&self, i: usize) -> Option<&AttributeValue> {
+        self.0.get(i).map(|(_, v)| v)
+    }
+
     /// Entries in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &AttributeValue)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))

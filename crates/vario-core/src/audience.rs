@@ -5,23 +5,71 @@ use vario_datafile::{AudienceTree, Condition, ExactValue, Matcher, ProjectConfig
 
 use crate::attributes::{AttributeValue, Attributes};
 
+/// The user's attributes as conditions read them: each attribute name (slot) is looked
+/// up at most once per decision, however many conditions read it.
+#[derive(Debug)]
+pub struct AttributeCache<'a> {
+    attributes: &'a Attributes,
+    // Per slot: 0 not looked up yet, 1 absent, k + 2 at position k.
+    found: [u8; CACHED_SLOTS],
+}
+
+const CACHED_SLOTS: usize = 64;
+
+impl<'a> AttributeCache<'a> {
+    /// A cache over `attributes`.
+    pub fn new(attributes: &'a Attributes) -> Self {
+        Self { attributes, found: [0; CACHED_SLOTS] }
+    }
+
+    /// The attributes behind the cache.
+    pub fn attributes(&self) -> &'a Attributes {
+        self.attributes
+    }
+
+    fn get(&mut self, condition: &Condition) -> Option<&'a AttributeValue> {
+        let Some(cached) = self.found.get_mut(condition.slot as usize) else {
+            return self.attributes.get(&condition.attribute);
+        };
+        match *cached {
+            0 => {
+                let position = self.attributes.position(&condition.attribute);
+                *cached = match position {
+                    None => 1,
+                    Some(i) if i < usize::from(u8::MAX) - 2 => i as u8 + 2,
+                    Some(_) => 0, // too far to cache; look it up again next time
+                };
+                position.and_then(|i| self.attributes.value_at(i))
+            }
+            1 => None,
+            k => self.attributes.value_at(usize::from(k) - 2),
+        }
+    }
+}
+
 /// Evaluates a rule's audiences: `None` (everyone) is true; otherwise the tree's result,
 /// where unknown counts as not qualified for the caller.
 pub fn rule_audience_result(
     config: &ProjectConfig,
     audience: Option<&AudienceTree>,
-    attributes: &Attributes,
+    attributes: &mut AttributeCache<'_>,
     segments: &[String],
 ) -> Option<bool> {
     let Some(tree) = audience else { return Some(true) };
     tree.evaluate(&mut |&audience: &usize| {
-        config.audiences[audience].conditions.evaluate(&mut |c: &Condition| evaluate_condition(c, attributes, segments))
+        config.audiences[audience]
+            .conditions
+            .evaluate(&mut |c: &Condition| match_value(c, attributes.get(c), segments))
     })
 }
 
 /// One attribute condition (audiences.md §4–§5): `None` means unknown.
 pub fn evaluate_condition(condition: &Condition, attributes: &Attributes, segments: &[String]) -> Option<bool> {
-    let value = attributes.get(&condition.attribute);
+    match_value(condition, attributes.get(&condition.attribute), segments)
+}
+
+/// One condition against the attribute's value (`None`: attribute absent).
+fn match_value(condition: &Condition, value: Option<&AttributeValue>, segments: &[String]) -> Option<bool> {
     match &condition.matcher {
         Matcher::Exists => return Some(!matches!(value, None | Some(AttributeValue::Null))),
         Matcher::Qualified(segment) => return Some(segments.iter().any(|s| **s == **segment)),
@@ -38,7 +86,7 @@ pub fn evaluate_condition(condition: &Condition, attributes: &Attributes, segmen
         }
         (Matcher::Substring(c), AttributeValue::String(u)) => Some(u.contains(&**c)),
         (Matcher::Semver(op, target), AttributeValue::String(u)) => {
-            let sign = vario_datafile::semver::compare(&Version::parse(target)?, &Version::parse(u)?)?;
+            let sign = vario_datafile::semver::compare(&target.version(), &Version::parse(u)?)?;
             Some(op.holds(sign.cmp(&0)))
         }
         _ => None,

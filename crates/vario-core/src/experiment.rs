@@ -3,7 +3,7 @@
 
 use vario_datafile::{ExperimentIndex, ProjectConfig, VariationRef};
 
-use crate::audience::rule_audience_result;
+use crate::audience::{AttributeCache, rule_audience_result};
 use crate::bucket::{bucket_value, find_range};
 use crate::reason::{Reason, Trace};
 use crate::user::{ProfileState, User};
@@ -18,15 +18,29 @@ pub fn experiment_variation(
     profile: Option<&mut ProfileState>,
     trace: &mut impl Trace,
 ) -> (Option<VariationRef>, Reason) {
-    let (variation, reason) = checks(config, experiment, user, profile, trace);
+    let mut attributes = AttributeCache::new(user.attributes);
+    checks(config, experiment, user, &mut attributes, profile, trace)
+}
+
+/// [`experiment_variation`] with the decision's attribute cache; records the reason.
+pub(crate) fn checks(
+    config: &ProjectConfig,
+    experiment: ExperimentIndex,
+    user: &User<'_>,
+    attributes: &mut AttributeCache<'_>,
+    profile: Option<&mut ProfileState>,
+    trace: &mut impl Trace,
+) -> (Option<VariationRef>, Reason) {
+    let (variation, reason) = steps(config, experiment, user, attributes, profile, trace);
     trace.push(reason);
     (variation, reason)
 }
 
-fn checks(
+fn steps(
     config: &ProjectConfig,
     experiment: ExperimentIndex,
     user: &User<'_>,
+    attributes: &mut AttributeCache<'_>,
     profile: Option<&mut ProfileState>,
     trace: &mut impl Trace,
 ) -> (Option<VariationRef>, Reason) {
@@ -38,10 +52,12 @@ fn checks(
     if let Some(v) = user.forced_variations.and_then(|m| m.get(&exp.id)).and_then(|id| exp.variation_by_id(id)) {
         return (Some(found(v)), Reason::ForcedVariation { variation: found(v) });
     }
-    match exp.forced_variations.get(user.id) {
-        Some(Some(v)) => return (Some(found(*v)), Reason::Whitelisted { variation: found(*v) }),
-        Some(None) => trace.push(Reason::InvalidWhitelistEntry { experiment }),
-        None => {}
+    if !exp.forced_variations.is_empty() {
+        match exp.forced_variations.get(user.id) {
+            Some(Some(v)) => return (Some(found(*v)), Reason::Whitelisted { variation: found(*v) }),
+            Some(None) => trace.push(Reason::InvalidWhitelistEntry { experiment }),
+            None => {}
+        }
     }
     if let Some(stored) = profile.as_ref().and_then(|p| p.bucket_map.get(&exp.id)) {
         match exp.variation_by_id(stored) {
@@ -49,7 +65,7 @@ fn checks(
             None => trace.push(Reason::InvalidStoredVariation { experiment }),
         }
     }
-    let audience = rule_audience_result(config, exp.audience.as_ref(), user.attributes, user.segments);
+    let audience = rule_audience_result(config, exp.audience.as_ref(), attributes, user.segments);
     if audience != Some(true) {
         return (None, Reason::AudienceMismatch { experiment, result: audience });
     }

@@ -3,9 +3,9 @@
 
 use vario_datafile::{ExperimentIndex, FlagIndex, Holdout, ProjectConfig, Variation, VariationRef};
 
-use crate::audience::rule_audience_result;
+use crate::audience::{AttributeCache, rule_audience_result};
 use crate::bucket::{bucket_value, find_range};
-use crate::experiment::{bucket_experiment, experiment_variation};
+use crate::experiment::{bucket_experiment, checks};
 use crate::reason::{Reason, Trace};
 use crate::user::{ProfileState, User};
 
@@ -85,10 +85,13 @@ impl FlagDecision {
         }
     }
 
-    /// The experiment or rule that decided (not for flag-level forced decisions).
+    /// The experiment or rule that decided (not for flag-level forced decisions). For a
+    /// rule-level forced decision it is the rule visited, even when the forced variation
+    /// belongs to another rule of the flag (the reference SDK reports the visited rule).
     pub fn rule(&self) -> Option<ExperimentIndex> {
-        match self.by {
-            DecidedBy::FeatureTest(v) | DecidedBy::Rollout(v) => Some(v.experiment),
+        match (self.by, self.reason) {
+            (DecidedBy::FeatureTest(_) | DecidedBy::Rollout(_), Reason::RuleForcedDecision { rule, .. }) => Some(rule),
+            (DecidedBy::FeatureTest(v) | DecidedBy::Rollout(v), _) => Some(v.experiment),
             _ => None,
         }
     }
@@ -143,12 +146,13 @@ pub fn decide_flag(
         FlagDecision { flag, by, enabled, reason }
     };
     let forced = !user.forced_decisions.is_empty();
+    let mut attributes = AttributeCache::new(user.attributes);
     if forced {
         if let Some(v) = forced_variation(config, flag, None, user, trace) {
             return decision(DecidedBy::FlagForced(v), Reason::FlagForcedDecision { flag, variation: v });
         }
     }
-    if let Some((by, reason)) = global_holdout(config, user, trace) {
+    if let Some((by, reason)) = global_holdout(config, user, &mut attributes, trace) {
         return decision(by, reason);
     }
     for &experiment in &f.experiments {
@@ -158,14 +162,14 @@ pub fn decide_flag(
                 return decision(DecidedBy::FeatureTest(v), reason);
             }
         }
-        if let Some((by, reason)) = local_holdout(config, experiment, user, trace) {
+        if let Some((by, reason)) = local_holdout(config, experiment, user, &mut attributes, trace) {
             return decision(by, reason);
         }
-        if let (Some(v), reason) = experiment_variation(config, experiment, user, profile.as_deref_mut(), trace) {
+        if let (Some(v), reason) = checks(config, experiment, user, &mut attributes, profile.as_deref_mut(), trace) {
             return decision(DecidedBy::FeatureTest(v), reason);
         }
     }
-    let (by, reason) = rollout(config, flag, user, forced, trace);
+    let (by, reason) = rollout(config, flag, user, &mut attributes, forced, trace);
     decision(by, reason)
 }
 
@@ -175,6 +179,7 @@ fn rollout(
     config: &ProjectConfig,
     flag: FlagIndex,
     user: &User<'_>,
+    attributes: &mut AttributeCache<'_>,
     forced: bool,
     trace: &mut impl Trace,
 ) -> (DecidedBy, Reason) {
@@ -193,11 +198,11 @@ fn rollout(
                 return (DecidedBy::Rollout(v), Reason::RuleForcedDecision { flag, rule, variation: v });
             }
         }
-        if let Some(hit) = local_holdout(config, rule, user, trace) {
+        if let Some(hit) = local_holdout(config, rule, user, attributes, trace) {
             return hit;
         }
         let exp = &config.experiments[rule];
-        let audience = rule_audience_result(config, exp.audience.as_ref(), user.attributes, user.segments);
+        let audience = rule_audience_result(config, exp.audience.as_ref(), attributes, user.segments);
         if audience != Some(true) {
             trace.push(Reason::AudienceMismatch { experiment: rule, result: audience });
             i += 1;
@@ -237,19 +242,25 @@ fn forced_variation(
     found
 }
 
-fn global_holdout(config: &ProjectConfig, user: &User<'_>, trace: &mut impl Trace) -> Option<(DecidedBy, Reason)> {
+fn global_holdout(
+    config: &ProjectConfig,
+    user: &User<'_>,
+    attributes: &mut AttributeCache<'_>,
+    trace: &mut impl Trace,
+) -> Option<(DecidedBy, Reason)> {
     config
         .holdouts
         .iter()
         .enumerate()
         .filter(|(_, h)| h.is_running)
-        .find_map(|(i, h)| holdout_hit(config, h, i, false, user, trace))
+        .find_map(|(i, h)| holdout_hit(config, h, i, false, user, attributes, trace))
 }
 
 fn local_holdout(
     config: &ProjectConfig,
     rule: ExperimentIndex,
     user: &User<'_>,
+    attributes: &mut AttributeCache<'_>,
     trace: &mut impl Trace,
 ) -> Option<(DecidedBy, Reason)> {
     if config.local_holdouts.is_empty() {
@@ -261,7 +272,7 @@ fn local_holdout(
         .iter()
         .enumerate()
         .filter(|(_, h)| h.is_running && h.included_rules.contains(rule_id))
-        .find_map(|(i, h)| holdout_hit(config, h, i, true, user, trace))
+        .find_map(|(i, h)| holdout_hit(config, h, i, true, user, attributes, trace))
 }
 
 fn holdout_hit(
@@ -270,9 +281,10 @@ fn holdout_hit(
     index: usize,
     local: bool,
     user: &User<'_>,
+    attributes: &mut AttributeCache<'_>,
     trace: &mut impl Trace,
 ) -> Option<(DecidedBy, Reason)> {
-    if rule_audience_result(config, h.audience.as_ref(), user.attributes, user.segments) != Some(true) {
+    if rule_audience_result(config, h.audience.as_ref(), attributes, user.segments) != Some(true) {
         return None;
     }
     let (bucketing_id, _) = user.attributes.bucketing_id(user.id);

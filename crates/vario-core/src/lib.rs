@@ -41,7 +41,7 @@ mod reason;
 mod user;
 
 pub use attributes::{AttributeValue, Attributes};
-pub use audience::{evaluate_condition, rule_audience_result};
+pub use audience::{AttributeCache, evaluate_condition, rule_audience_result};
 pub use bucket::{bucket_value, find_range, murmur3_32};
 pub use experiment::{bucket_experiment, experiment_variation};
 pub use flag::{DecidedBy, DecisionSource, FlagDecision, decide_flag};

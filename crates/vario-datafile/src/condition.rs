@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::semver::Version;
+use crate::semver::TargetVersion;
 use crate::tree::{self, Tree};
 
 /// An audience's compiled condition tree.
@@ -14,8 +14,30 @@ pub type ConditionTree = Tree<Condition>;
 pub struct Condition {
     /// The user attribute the condition reads.
     pub attribute: Box<str>,
+    /// The attribute's slot: conditions reading the same attribute share a slot, so a
+    /// decision can look each attribute up once ([`ProjectConfig::condition_attributes`]).
+    pub slot: u32,
     /// How the attribute is matched.
     pub matcher: Matcher,
+}
+
+/// Gives every distinct attribute name read by a condition a small number.
+#[derive(Debug, Default)]
+pub(crate) struct Slots {
+    by_name: rustc_hash::FxHashMap<Box<str>, u32>,
+    pub(crate) names: Vec<Box<str>>,
+}
+
+impl Slots {
+    fn slot(&mut self, name: &str) -> u32 {
+        if let Some(&slot) = self.by_name.get(name) {
+            return slot;
+        }
+        let slot = self.names.len() as u32;
+        self.names.push(name.into());
+        self.by_name.insert(name.into(), slot);
+        slot
+    }
 }
 
 /// A match type together with its already-validated condition value.
@@ -33,8 +55,8 @@ pub enum Matcher {
     Compare(Ordering, f64),
     /// `substring`: the condition value occurs in the user's string.
     Substring(Box<str>),
-    /// `semver_*` against a version string that parses.
-    Semver(Ordering, Box<str>),
+    /// `semver_*` against a version that parses.
+    Semver(Ordering, TargetVersion),
     /// `qualified`: the user is in this ODP segment.
     Qualified(Box<str>),
 }
@@ -96,11 +118,11 @@ pub fn finite_number(n: &serde_json::Number) -> Option<f64> {
 }
 
 /// Compiles an audience's `conditions` value.
-pub(crate) fn compile_conditions(value: &Value) -> ConditionTree {
-    tree::compile(value, &mut compile_leaf)
+pub(crate) fn compile_conditions(value: &Value, slots: &mut Slots) -> ConditionTree {
+    tree::compile(value, &mut |leaf| compile_leaf(leaf, slots))
 }
 
-fn compile_leaf(value: &Value) -> ConditionTree {
+fn compile_leaf(value: &Value, slots: &mut Slots) -> ConditionTree {
     // A non-object leaf (a string, a number) crashes the reference SDK; here: unknown.
     let Value::Object(leaf) = value else {
         return Tree::Unknown;
@@ -139,7 +161,7 @@ fn compile_leaf(value: &Value) -> ConditionTree {
         _ => None,
     };
     match matcher {
-        Some(matcher) => Tree::Leaf(Condition { attribute: name.into(), matcher }),
+        Some(matcher) => Tree::Leaf(Condition { attribute: name.into(), slot: slots.slot(name), matcher }),
         None => Tree::Unknown,
     }
 }
@@ -155,9 +177,7 @@ fn exact(cond: &Value) -> Option<Matcher> {
 }
 
 fn semver(op: Ordering, cond: &Value) -> Option<Matcher> {
-    let target = cond.as_str()?;
-    Version::parse(target)?;
-    Some(Matcher::Semver(op, target.into()))
+    Some(Matcher::Semver(op, TargetVersion::parse(cond.as_str()?)?))
 }
 
 #[cfg(test)]
@@ -167,10 +187,14 @@ mod tests {
 
     #[test]
     fn missing_match_means_exact() {
-        let t = compile_conditions(&json!({"name": "a", "type": "custom_attribute", "value": "x"}));
+        let t = compile_conditions(&json!({"name": "a", "type": "custom_attribute", "value": "x"}), &mut Slots::default());
         assert_eq!(
             t,
-            Tree::Leaf(Condition { attribute: "a".into(), matcher: Matcher::Exact(ExactValue::String("x".into())) })
+            Tree::Leaf(Condition {
+                attribute: "a".into(),
+                slot: 0,
+                matcher: Matcher::Exact(ExactValue::String("x".into()))
+            })
         );
     }
 
@@ -189,7 +213,7 @@ mod tests {
             json!({"name": "a", "type": "custom_attribute", "match": "substring", "value": 1}),
             json!("a string leaf"),
         ] {
-            assert_eq!(compile_conditions(&leaf), Tree::Unknown, "{leaf}");
+            assert_eq!(compile_conditions(&leaf, &mut Slots::default()), Tree::Unknown, "{leaf}");
         }
     }
 

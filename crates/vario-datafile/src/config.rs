@@ -141,7 +141,7 @@ pub struct Experiment {
     /// Newer datafiles' `type` (`"ab"`, `"fr"`, `"td"`, ...).
     pub rule_type: Option<String>,
     /// Contextual-bandit settings.
-    pub cmab: Option<Cmab>,
+    pub cmab: Option<Box<Cmab>>,
     /// Whether some flag lists this experiment in `experimentIds`.
     pub is_feature_test: bool,
 }
@@ -278,6 +278,8 @@ pub struct ProjectConfig {
     pub attributes: Vec<Attribute>,
     /// Audiences (after the typed-audience override).
     pub audiences: Vec<Audience>,
+    /// Every attribute name read by a condition, by [`crate::Condition::slot`].
+    pub condition_attributes: Vec<Box<str>>,
     /// All experiments: top-level, rollout rules, grouped.
     pub experiments: Vec<Experiment>,
     /// Groups.

@@ -56,6 +56,8 @@ pub enum Problem {
     },
     /// A legacy audience's `conditions` string is not JSON.
     ConditionsNotJson(String),
+    /// Anything else the JSON reader reports.
+    Other(String),
 }
 
 impl fmt::Display for Problem {
@@ -65,6 +67,7 @@ impl fmt::Display for Problem {
             Self::WrongType { expected, found } => write!(f, "expected {expected}, found {found}"),
             Self::UnknownReference { kind, id } => write!(f, "unknown {kind} id {id:?}"),
             Self::ConditionsNotJson(e) => write!(f, "conditions string is not valid JSON ({e})"),
+            Self::Other(message) => f.write_str(message),
         }
     }
 }

@@ -33,12 +33,14 @@ mod condition;
 mod config;
 mod error;
 mod parse;
+mod raw;
 pub mod semver;
 mod tree;
 mod variable;
 mod walk;
 
 pub use condition::{Condition, ConditionTree, ExactValue, MAX_SAFE_NUMBER, Matcher, Ordering, finite_number};
+pub use semver::TargetVersion;
 pub use config::{
     Attribute, Audience, AudienceIndex, AudienceTree, Cmab, Event, EventIndex, Experiment, ExperimentIndex, Flag,
     FlagIndex, Group, Holdout, Origin, ProjectConfig, Region, Rollout, TrafficRange, Variable, Variation, VariationRef,

@@ -1,83 +1,108 @@
-//! Datafile JSON → [`ProjectConfig`]: validation in the reference SDK's terms
-//! (datafile.md §4) and construction of the derived maps (datafile.md §3).
+//! Datafile JSON → [`ProjectConfig`]: the typed read of `raw.rs`, then the checks and
+//! derived maps of the reference SDK (datafile.md §3–§4).
+//!
+//! The JSON is read once, straight into borrowed raw structs (no intermediate tree).
+//! When that read fails it is repeated with path tracking, so the error names the field.
+
+use std::borrow::Cow;
 
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
-use crate::condition::compile_conditions;
+use crate::condition::{Slots, compile_conditions};
 use crate::config::*;
 use crate::error::{DatafileError, Problem};
+use crate::raw;
 use crate::tree::{self, Tree};
 use crate::variable::VariableType;
-use crate::walk::{At, Obj, ROOT, as_array, as_obj, as_str};
+use crate::walk::{At, ROOT};
 
 /// The versions this crate reads; they share one format.
 const SUPPORTED_VERSIONS: [&str; 3] = ["2", "3", "4"];
 
 pub(crate) fn parse(text: &str) -> Result<ProjectConfig, DatafileError> {
-    let root: Value = serde_json::from_str(text).map_err(DatafileError::Json)?;
-    from_value(&root)
+    match serde_json::from_str::<raw::Datafile<'_>>(text) {
+        Ok(raw) => compile(raw),
+        Err(e) if e.is_syntax() || e.is_eof() => Err(DatafileError::Json(e)),
+        Err(_) => Err(located_error(text)),
+    }
 }
 
-pub(crate) fn from_value(root: &Value) -> Result<ProjectConfig, DatafileError> {
-    let top = as_obj(root, &ROOT)?;
-    let version = top.req_str("version")?;
-    let account_id = top.req_str("accountId")?;
-    let project_id = top.req_str("projectId")?;
-    let revision = top.req_str("revision")?;
-    if !SUPPORTED_VERSIONS.contains(&version) {
-        return Err(DatafileError::UnsupportedVersion(format!("{version:?}")));
+pub(crate) fn from_value(value: &Value) -> Result<ProjectConfig, DatafileError> {
+    // Values are rare input (tests, tools); going through text keeps one code path.
+    parse(&value.to_string())
+}
+
+/// Reads the text again, this time tracking the path, to say where it went wrong.
+fn located_error(text: &str) -> DatafileError {
+    let mut de = serde_json::Deserializer::from_str(text);
+    match serde_path_to_error::deserialize::<_, raw::Datafile<'_>>(&mut de) {
+        Ok(_) => DatafileError::Invalid { path: "$".into(), problem: Problem::Other("unreadable datafile".into()) },
+        Err(e) => {
+            let (path, problem) = raw::describe_error(&e.path().to_string(), &e.inner().to_string());
+            DatafileError::Invalid { path, problem }
+        }
     }
+}
 
-    let attributes = top.each("attributes", true, |v, at| {
-        let o = as_obj(v, at)?;
-        Ok(Attribute { id: o.req_str("id")?.to_owned(), key: o.req_str("key")?.to_owned() })
-    })?;
-    let events = top.each("events", true, |v, at| {
-        let o = as_obj(v, at)?;
-        Ok(Event {
-            id: o.req_str("id")?.to_owned(),
-            key: o.req_str("key")?.to_owned(),
-            experiment_ids: o.str_list("experimentIds", true)?,
-        })
-    })?;
-    top.each("integrations", false, |v, at| {
-        let o = as_obj(v, at)?;
-        o.req_str("key")?;
-        o.opt_str("host")?;
-        o.opt_str("publicKey")?;
-        Ok(())
-    })?;
+fn owned(s: Cow<'_, str>) -> String {
+    s.into_owned()
+}
 
-    let audiences = parse_audiences(&top)?;
+/// Collects into a vector without spare capacity. `into_iter().map().collect()` may reuse
+/// the (larger) raw vector's allocation, which would keep its whole size alive.
+fn exact<T>(iter: impl Iterator<Item = T>) -> Vec<T> {
+    let mut v: Vec<T> = iter.collect();
+    v.shrink_to_fit();
+    v
+}
+
+fn compile(raw: raw::Datafile<'_>) -> Result<ProjectConfig, DatafileError> {
+    if !SUPPORTED_VERSIONS.contains(&&*raw.version) {
+        return Err(DatafileError::UnsupportedVersion(format!("{:?}", raw.version)));
+    }
+    let attributes: Vec<Attribute> =
+        exact(raw.attributes.into_iter().map(|a| Attribute { id: owned(a.id), key: owned(a.key) }));
+    let events: Vec<Event> = exact(raw.events.into_iter().map(|e| Event {
+        id: owned(e.id),
+        key: owned(e.key),
+        experiment_ids: exact(e.experiment_ids.into_iter().map(owned)),
+    }));
+
+    let mut slots = Slots::default();
+    let audiences = compile_audiences(raw.audiences, raw.typed_audiences, &mut slots)?;
     let audience_by_id: FxHashMap<&str, AudienceIndex> =
         audiences.iter().enumerate().map(|(i, a)| (a.id.as_str(), i)).collect();
 
     // Experiments in the reference SDK's id-map order: top level, rollout rules, grouped.
     let mut builder = Experiments { list: Vec::new(), usages: Vec::new(), audience_by_id: &audience_by_id };
-    top.each("experiments", true, |v, at| builder.push(v, at, Origin::TopLevel))?;
-    let mut rollout_index = 0;
-    let rollouts = top.each("rollouts", false, |v, at| {
-        let o = as_obj(v, at)?;
-        let r = rollout_index;
-        rollout_index += 1;
-        Ok(Rollout {
-            id: o.req_str("id")?.to_owned(),
-            rules: o.each("experiments", true, |v, at| builder.push(v, at, Origin::Rollout(r)))?,
-        })
-    })?;
-    let mut group_index = 0;
-    let groups = top.each("groups", true, |v, at| {
-        let o = as_obj(v, at)?;
-        let g = group_index;
-        group_index += 1;
-        Ok(Group {
-            id: o.req_str("id")?.to_owned(),
-            policy: o.req_str("policy")?.to_owned(),
-            traffic_allocation: traffic(&o, true)?,
-            experiments: o.each("experiments", true, |v, at| builder.push(v, at, Origin::Group(g)))?,
-        })
-    })?;
+    let at_experiments = ROOT.key("experiments");
+    for (i, e) in raw.experiments.into_iter().enumerate() {
+        builder.push(e, &at_experiments.index(i), Origin::TopLevel)?;
+    }
+    let at_rollouts = ROOT.key("rollouts");
+    let mut rollouts = Vec::with_capacity(raw.rollouts.len());
+    for (r, rollout) in raw.rollouts.into_iter().enumerate() {
+        let at_r = at_rollouts.index(r);
+        let at_rules = at_r.key("experiments");
+        let mut rules = Vec::with_capacity(rollout.experiments.len());
+        for (i, e) in rollout.experiments.into_iter().enumerate() {
+            rules.push(builder.push(e, &at_rules.index(i), Origin::Rollout(r))?);
+        }
+        rollouts.push(Rollout { id: owned(rollout.id), rules });
+    }
+    let at_groups = ROOT.key("groups");
+    let mut groups = Vec::with_capacity(raw.groups.len());
+    for (g, group) in raw.groups.into_iter().enumerate() {
+        let at_g = at_groups.index(g);
+        let traffic_allocation = traffic(group.traffic_allocation, &at_g, true)?;
+        let at_exps = at_g.key("experiments");
+        let mut experiments = Vec::with_capacity(group.experiments.len());
+        for (i, e) in group.experiments.into_iter().enumerate() {
+            experiments.push(builder.push(e, &at_exps.index(i), Origin::Group(g))?);
+        }
+        groups.push(Group { id: owned(group.id), policy: owned(group.policy), traffic_allocation, experiments });
+    }
     let Experiments { list: mut experiments, usages, .. } = builder;
 
     let mut experiment_by_id = FxHashMap::default();
@@ -92,7 +117,11 @@ pub(crate) fn from_value(root: &Value) -> Result<ProjectConfig, DatafileError> {
     }
     let rollout_by_id: FxHashMap<&str, usize> = rollouts.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
 
-    let mut flags = top.each("featureFlags", false, |v, at| parse_flag(v, at, &experiment_by_id, &rollout_by_id))?;
+    let at_flags = ROOT.key("featureFlags");
+    let mut flags = Vec::with_capacity(raw.feature_flags.len());
+    for (i, f) in raw.feature_flags.into_iter().enumerate() {
+        flags.push(compile_flag(f, &at_flags.index(i), &experiment_by_id, &rollout_by_id)?);
+    }
     inject_feature_rollouts(&flags, &rollouts, &mut experiments);
     for flag in &flags {
         for &e in &flag.experiments {
@@ -104,8 +133,8 @@ pub(crate) fn from_value(root: &Value) -> Result<ProjectConfig, DatafileError> {
         fill_variations_and_values(flag, &rollouts, &experiments, &usage_by_variation);
     }
 
-    let holdouts = top.each("holdouts", false, |v, at| parse_holdout(v, at, &audience_by_id))?;
-    let mut local_holdouts = top.each("localHoldouts", false, |v, at| parse_holdout(v, at, &audience_by_id))?;
+    let holdouts = compile_holdouts(raw.holdouts, "holdouts", &audience_by_id)?;
+    let mut local_holdouts = compile_holdouts(raw.local_holdouts, "localHoldouts", &audience_by_id)?;
     local_holdouts.retain(|h| !h.included_rules.is_empty());
 
     let flag_by_key = flags.iter().enumerate().map(|(i, f)| (f.key.clone(), i)).collect();
@@ -113,21 +142,22 @@ pub(crate) fn from_value(root: &Value) -> Result<ProjectConfig, DatafileError> {
     let attribute_by_key = attributes.iter().enumerate().map(|(i, a)| (a.key.clone(), i)).collect();
 
     Ok(ProjectConfig {
-        version: version.to_owned(),
-        account_id: account_id.to_owned(),
-        project_id: project_id.to_owned(),
-        revision: revision.to_owned(),
-        sdk_key: top.opt_str("sdkKey")?.map(str::to_owned),
-        environment_key: top.opt_str("environmentKey")?.map(str::to_owned),
-        anonymize_ip: top.opt("anonymizeIP").cloned().unwrap_or(Value::Bool(false)),
-        bot_filtering: top.opt("botFiltering").and_then(Value::as_bool),
-        send_flag_decisions: top.opt("sendFlagDecisions").is_some_and(truthy),
-        region: match top.opt("region").and_then(Value::as_str) {
+        version: owned(raw.version),
+        account_id: owned(raw.account_id),
+        project_id: owned(raw.project_id),
+        revision: owned(raw.revision),
+        sdk_key: raw.sdk_key.map(owned),
+        environment_key: raw.environment_key.map(owned),
+        anonymize_ip: raw.anonymize_ip.filter(|v| !v.is_null()).unwrap_or(Value::Bool(false)),
+        bot_filtering: raw.bot_filtering.as_ref().and_then(Value::as_bool),
+        send_flag_decisions: raw.send_flag_decisions.as_ref().is_some_and(truthy),
+        region: match raw.region.as_ref().and_then(Value::as_str) {
             Some(r) if r.eq_ignore_ascii_case("eu") => Region::Eu,
             _ => Region::Us,
         },
         attributes,
         audiences,
+        condition_attributes: slots.names,
         experiments,
         groups,
         flags,
@@ -156,8 +186,12 @@ fn truthy(v: &Value) -> bool {
 }
 
 /// Legacy audiences, then typed audiences replacing those with the same id.
-fn parse_audiences(top: &Obj<'_, '_>) -> Result<Vec<Audience>, DatafileError> {
-    let mut audiences: Vec<Audience> = Vec::new();
+fn compile_audiences(
+    legacy: Vec<raw::Audience<'_>>,
+    typed: Vec<raw::TypedAudience<'_>>,
+    slots: &mut Slots,
+) -> Result<Vec<Audience>, DatafileError> {
+    let mut audiences: Vec<Audience> = Vec::with_capacity(legacy.len() + typed.len());
     let mut position: FxHashMap<String, usize> = FxHashMap::default();
     let mut insert = |a: Audience| match position.get(&a.id) {
         Some(&i) => audiences[i] = a,
@@ -166,27 +200,21 @@ fn parse_audiences(top: &Obj<'_, '_>) -> Result<Vec<Audience>, DatafileError> {
             audiences.push(a);
         }
     };
-    let legacy = top.each("audiences", true, |v, at| {
-        let o = as_obj(v, at)?;
-        let text = o.req_str("conditions")?;
-        let conditions: Value = serde_json::from_str(text)
-            .map_err(|e| at.key("conditions").error(Problem::ConditionsNotJson(e.to_string())))?;
-        Ok(Audience {
-            id: o.req_str("id")?.to_owned(),
-            name: o.req_str("name")?.to_owned(),
-            conditions: compile_conditions(&conditions),
-        })
-    })?;
-    let typed = top.each("typedAudiences", false, |v, at| {
-        let o = as_obj(v, at)?;
-        let conditions = match o.req("conditions")? {
+    let at_legacy = ROOT.key("audiences");
+    for (i, a) in legacy.into_iter().enumerate() {
+        let conditions: Value = serde_json::from_str(&a.conditions).map_err(|e| {
+            at_legacy.index(i).key("conditions").error(Problem::ConditionsNotJson(e.to_string()))
+        })?;
+        insert(Audience { id: owned(a.id), name: owned(a.name), conditions: compile_conditions(&conditions, slots) });
+    }
+    for a in typed {
+        let conditions = match &a.conditions.0 {
             // The reference SDK crashes evaluating string conditions here; we read "unknown".
             Value::String(_) => Tree::Unknown,
-            other => compile_conditions(other),
+            other => compile_conditions(other, slots),
         };
-        Ok(Audience { id: o.req_str("id")?.to_owned(), name: o.req_str("name")?.to_owned(), conditions })
-    })?;
-    legacy.into_iter().chain(typed).for_each(&mut insert);
+        insert(Audience { id: owned(a.id), name: owned(a.name), conditions });
+    }
     Ok(audiences)
 }
 
@@ -199,58 +227,44 @@ struct Experiments<'a> {
 }
 
 impl Experiments<'_> {
-    fn push(&mut self, v: &Value, at: &At<'_>, origin: Origin) -> Result<ExperimentIndex, DatafileError> {
-        let o = as_obj(v, at)?;
-        let id = o.req_str("id")?.to_owned();
-        let key = o.req_str("key")?.to_owned();
-        let layer_id = o.req_str("layerId")?.to_owned();
-        let status = o.req_str("status")?.to_owned();
-        let mut usages = Vec::new();
-        let variations = o.each("variations", true, |v, at| {
-            let (variation, u) = parse_variation(v, at)?;
+    fn push(&mut self, e: raw::Experiment<'_>, at: &At<'_>, origin: Origin) -> Result<ExperimentIndex, DatafileError> {
+        let mut usages = Vec::with_capacity(e.variations.len());
+        let variations: Vec<Variation> = exact(e.variations.into_iter().map(|v| {
+            let (variation, u) = compile_variation(v);
             usages.push(u);
-            Ok(variation)
-        })?;
-        let mut traffic_allocation = traffic(&o, !matches!(origin, Origin::Rollout(_)))?;
+            variation
+        }));
+        let mut traffic_allocation = traffic(e.traffic_allocation, at, !matches!(origin, Origin::Rollout(_)))?;
         for range in &mut traffic_allocation {
             range.variation = variations.iter().position(|v| v.id == range.entity_id);
         }
-        let audience = rule_audience(&o, self.audience_by_id)?;
-        let at_forced = at.key("forcedVariations");
-        let forced = as_obj(o.req("forcedVariations")?, &at_forced)?;
-        let forced_variations = forced
-            .map
+        let audience = rule_audience(&e.audience_ids, e.audience_conditions.as_ref(), self.audience_by_id);
+        let forced_variations = e
+            .forced_variations
             .iter()
             .map(|(user, key)| {
                 let variation = key.as_str().and_then(|k| variations.iter().position(|v| v.key == k));
                 (user.clone(), variation)
             })
             .collect();
-        let cmab = match o.opt("cmab") {
-            None => None,
-            Some(c) => {
-                let at_c = at.key("cmab");
-                let c = as_obj(c, &at_c)?;
-                Some(Cmab {
-                    attribute_ids: c.str_list("attributeIds", false)?,
-                    traffic_allocation: c.opt("trafficAllocation").and_then(Value::as_i64).unwrap_or(0),
-                })
-            }
-        };
+        let cmab = e.cmab.map(|c| Cmab {
+            attribute_ids: exact(c.attribute_ids.into_iter().map(owned)),
+            traffic_allocation: c.traffic_allocation.as_ref().and_then(Value::as_i64).unwrap_or(0),
+        });
         let index = self.list.len();
         self.list.push(Experiment {
-            is_running: status == "Running",
-            id,
-            key,
-            layer_id,
-            status,
+            is_running: e.status == "Running",
+            id: owned(e.id),
+            key: owned(e.key),
+            layer_id: owned(e.layer_id),
+            status: owned(e.status),
             variations,
             traffic_allocation,
             audience,
             forced_variations,
             origin,
-            rule_type: o.opt_str("type")?.map(str::to_owned),
-            cmab,
+            rule_type: e.rule_type.map(owned),
+            cmab: cmab.map(Box::new),
             is_feature_test: false,
         });
         self.usages.push(usages);
@@ -258,102 +272,107 @@ impl Experiments<'_> {
     }
 }
 
-fn parse_variation(v: &Value, at: &At<'_>) -> Result<(Variation, Vec<(String, String)>), DatafileError> {
-    let o = as_obj(v, at)?;
-    let id = o.req_str("id")?.to_owned();
-    let usages = o.each("variables", false, |v, at| {
-        let u = as_obj(v, at)?;
-        Ok((u.req_str("id")?.to_owned(), u.req_str("value")?.to_owned()))
-    })?;
+fn compile_variation(v: raw::Variation<'_>) -> (Variation, Vec<(String, String)>) {
+    let id = owned(v.id);
+    let usages = exact(v.variables.into_iter().map(|u| (owned(u.id), owned(u.value))));
     let variation = Variation {
         id_is_numeric: !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()),
         id,
-        key: o.req_str("key")?.to_owned(),
-        feature_enabled: o.opt("featureEnabled") == Some(&Value::Bool(true)),
+        key: owned(v.key),
+        feature_enabled: v.feature_enabled == Some(Value::Bool(true)),
     };
-    Ok((variation, usages))
+    (variation, usages)
 }
 
-/// `trafficAllocation`; `strict` demands JSON integers for `endOfRange` (the schema
-/// check covers experiments and groups, not rollout rules).
-fn traffic(o: &Obj<'_, '_>, strict: bool) -> Result<Vec<TrafficRange>, DatafileError> {
-    o.each("trafficAllocation", true, |v, at| {
-        let r = as_obj(v, at)?;
-        let end = r.req("endOfRange")?;
-        let at_end = at.key("endOfRange");
-        let end_of_range = match end.as_i64() {
-            Some(i) => i,
-            // Integers beyond i64 behave as "everything is below the end".
-            None if end.is_u64() => i64::MAX,
-            None if strict => return Err(at_end.wrong_type("an integer", end)),
-            // Rollout rules escape the reference SDK's schema check: a float bound still
-            // works there; anything else (which crashes it when bucketing) never matches.
-            None => match end.as_f64() {
-                Some(f) if f.is_finite() => f.ceil().clamp(i64::MIN as f64, i64::MAX as f64) as i64,
-                _ => 0,
-            },
-        };
-        Ok(TrafficRange { entity_id: r.req_str("entityId")?.to_owned(), end_of_range, variation: None })
-    })
+/// `trafficAllocation` of the object at `at`; `strict` demands JSON integers for
+/// `endOfRange` (the reference SDK's schema check covers experiments and groups, not
+/// rollout rules).
+fn traffic(ranges: Vec<raw::TrafficRange<'_>>, at: &At<'_>, strict: bool) -> Result<Vec<TrafficRange>, DatafileError> {
+    let at_ranges = at.key("trafficAllocation");
+    let mut ranges = ranges
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let end_of_range = match r.end_of_range {
+                raw::Number::Int(i) => i,
+                // Integers beyond i64 behave as "everything is below the end".
+                raw::Number::Big => i64::MAX,
+                raw::Number::Float(f) if strict => {
+                    let found = serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number);
+                    return Err(at_ranges.index(i).key("endOfRange").wrong_type("an integer", &found));
+                }
+                raw::Number::Other(found) if strict => {
+                    let problem = Problem::WrongType { expected: "an integer", found };
+                    return Err(at_ranges.index(i).key("endOfRange").error(problem));
+                }
+                // A float bound still works in the reference SDK's rollout rules; anything
+                // else crashes it when bucketing, and never matches here.
+                raw::Number::Float(f) if f.is_finite() => f.ceil().clamp(i64::MIN as f64, i64::MAX as f64) as i64,
+                raw::Number::Float(_) | raw::Number::Other(_) => 0,
+            };
+            Ok(TrafficRange { entity_id: owned(r.entity_id), end_of_range, variation: None })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    ranges.shrink_to_fit();
+    Ok(ranges)
 }
 
 /// A rule's audience combination: `audienceConditions` when present (even `[]`), else
 /// `audienceIds`; an empty combination means everyone (`None`).
 fn rule_audience(
-    o: &Obj<'_, '_>,
+    ids: &[Cow<'_, str>],
+    conditions: Option<&Value>,
     audience_by_id: &FxHashMap<&str, AudienceIndex>,
-) -> Result<Option<AudienceTree>, DatafileError> {
-    let ids = o.req("audienceIds")?;
-    let at_ids = o.at.key("audienceIds");
-    for (i, id) in as_array(ids, &at_ids)?.iter().enumerate() {
-        as_str(id, &at_ids.index(i))?;
-    }
-    let chosen = o.opt("audienceConditions").unwrap_or(ids);
-    if chosen.as_array().is_some_and(Vec::is_empty) {
-        return Ok(None);
-    }
-    Ok(Some(tree::compile(chosen, &mut |leaf| match leaf.as_str().and_then(|id| audience_by_id.get(id)) {
+) -> Option<AudienceTree> {
+    let resolve = |id: &str| match audience_by_id.get(id) {
         Some(&i) => Tree::Leaf(i),
         None => Tree::Unknown,
-    })))
+    };
+    match conditions.filter(|v| !v.is_null()) {
+        Some(Value::Array(items)) if items.is_empty() => None,
+        Some(tree) => Some(tree::compile(tree, &mut |leaf| leaf.as_str().map_or(Tree::Unknown, resolve))),
+        None if ids.is_empty() => None,
+        // A list of ids is an implicit "or" unless its first id is an operator name, as in
+        // the reference SDK, which reads `audienceIds` with the same tree grammar.
+        None => {
+            let list = Value::Array(ids.iter().map(|id| Value::String(id.to_string())).collect());
+            Some(tree::compile(&list, &mut |leaf| leaf.as_str().map_or(Tree::Unknown, resolve)))
+        }
+    }
 }
 
-fn parse_flag(
-    v: &Value,
+fn compile_flag(
+    f: raw::Flag<'_>,
     at: &At<'_>,
     experiment_by_id: &FxHashMap<String, ExperimentIndex>,
     rollout_by_id: &FxHashMap<&str, usize>,
 ) -> Result<Flag, DatafileError> {
-    let o = as_obj(v, at)?;
-    let experiments = o.each("experimentIds", true, |v, at| {
-        let id = as_str(v, at)?;
-        experiment_by_id
-            .get(id)
-            .copied()
-            .ok_or_else(|| at.error(Problem::UnknownReference { kind: "experiment", id: id.to_owned() }))
-    })?;
-    let rollout_id = o.req_str("rolloutId").or_else(|e| match o.map.get("rolloutId") {
-        Some(Value::Null) => Err(o.at.key("rolloutId").wrong_type("a string", &Value::Null)),
-        _ => Err(e),
-    })?;
-    let rollout = match rollout_id {
+    let at_ids = at.key("experimentIds");
+    let experiments = f
+        .experiment_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            experiment_by_id.get(&**id).copied().ok_or_else(|| {
+                at_ids.index(i).error(Problem::UnknownReference { kind: "experiment", id: id.to_string() })
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let rollout = match &*f.rollout_id {
         "" => None,
         id => Some(rollout_by_id.get(id).copied().ok_or_else(|| {
-            o.at.key("rolloutId").error(Problem::UnknownReference { kind: "rollout", id: id.to_owned() })
+            at.key("rolloutId").error(Problem::UnknownReference { kind: "rollout", id: id.to_owned() })
         })?),
     };
-    let variables = o.each("variables", true, |v, at| {
-        let var = as_obj(v, at)?;
-        Ok(Variable {
-            id: var.req_str("id")?.to_owned(),
-            key: var.req_str("key")?.to_owned(),
-            kind: VariableType::parse(var.req_str("type")?, var.opt_str("subType")?),
-            default_value: var.req_str("defaultValue")?.to_owned(),
-        })
-    })?;
+    let variables = exact(f.variables.into_iter().map(|v| Variable {
+        kind: VariableType::parse(&v.kind, v.sub_type.as_deref()),
+        id: owned(v.id),
+        key: owned(v.key),
+        default_value: owned(v.default_value),
+    }));
     Ok(Flag {
-        id: o.req_str("id")?.to_owned(),
-        key: o.req_str("key")?.to_owned(),
+        id: owned(f.id),
+        key: owned(f.key),
         experiments,
         rollout,
         variables,
@@ -438,28 +457,35 @@ fn fill_variations_and_values(
             .collect();
         table.push(row);
     }
+    flag.values.shrink_to_fit();
     flag.value_table = table;
 }
 
-fn parse_holdout(
-    v: &Value,
-    at: &At<'_>,
+fn compile_holdouts(
+    list: Vec<raw::Holdout<'_>>,
+    field: &'static str,
     audience_by_id: &FxHashMap<&str, AudienceIndex>,
-) -> Result<Holdout, DatafileError> {
-    let o = as_obj(v, at)?;
-    let variations = o.each("variations", true, |v, at| parse_variation(v, at).map(|(v, _)| v))?;
-    let mut traffic_allocation = traffic(&o, false)?;
-    for range in &mut traffic_allocation {
-        range.variation = variations.iter().position(|v| v.id == range.entity_id);
-    }
-    Ok(Holdout {
-        id: o.req_str("id")?.to_owned(),
-        key: o.req_str("key")?.to_owned(),
-        is_running: o.req_str("status")? == "Running",
-        variations,
-        traffic_allocation,
-        audience: rule_audience(&o, audience_by_id)?,
-        included_rules: o.str_list("includedRules", false)?,
-        exclude_targeted_deliveries: o.opt("excludeTargetedDeliveries") == Some(&Value::Bool(true)),
-    })
+) -> Result<Vec<Holdout>, DatafileError> {
+    let at_list = ROOT.key(field);
+    list.into_iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let variations: Vec<Variation> = exact(h.variations.into_iter().map(|v| compile_variation(v).0));
+            let mut traffic_allocation = traffic(h.traffic_allocation, &at_list.index(i), false)?;
+            for range in &mut traffic_allocation {
+                range.variation = variations.iter().position(|v| v.id == range.entity_id);
+            }
+            Ok(Holdout {
+                audience: rule_audience(&h.audience_ids, h.audience_conditions.as_ref(), audience_by_id),
+                id: owned(h.id),
+                key: owned(h.key),
+                is_running: h.status == "Running",
+                variations,
+                traffic_allocation,
+                included_rules: exact(h.included_rules.into_iter().map(owned)),
+                exclude_targeted_deliveries: h.exclude_targeted_deliveries == Some(Value::Bool(true)),
+            })
+        })
+        .collect()
 }
+

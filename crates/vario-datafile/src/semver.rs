@@ -19,11 +19,12 @@ impl<'a> Version<'a> {
     /// Splits `v`, or `None` when it is not a version the reference SDK accepts
     /// (a space, more than two dots before the suffix, empty or non-digit numeric parts).
     pub fn parse(v: &'a str) -> Option<Self> {
-        if v.contains(' ') {
+        let bytes = v.as_bytes();
+        if bytes.contains(&b' ') {
             return None;
         }
-        let dash = v.find('-');
-        let plus = v.find('+');
+        let dash = bytes.iter().position(|&b| b == b'-');
+        let plus = bytes.iter().position(|&b| b == b'+');
         let pre_release = matches!((dash, plus), (Some(d), p) if p.is_none_or(|p| d < p));
         let build = matches!((dash, plus), (d, Some(p)) if d.is_none_or(|d| p < d));
         let split_at = if pre_release {
@@ -56,6 +57,44 @@ impl<'a> Version<'a> {
 
     fn parts(&self) -> &[&'a str] {
         &self.parts[..self.len]
+    }
+}
+
+/// A condition's version, split once when the datafile loads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetVersion {
+    text: Box<str>,
+    ranges: [(u32, u32); 4],
+    len: usize,
+    pre_release: bool,
+    build: bool,
+}
+
+impl TargetVersion {
+    /// Splits `text`, or `None` when it is not a valid version.
+    pub fn parse(text: &str) -> Option<Self> {
+        let v = Version::parse(text)?;
+        let base = text.as_ptr() as usize;
+        let mut ranges = [(0, 0); 4];
+        for (range, part) in ranges.iter_mut().zip(v.parts()) {
+            let start = (part.as_ptr() as usize - base) as u32;
+            *range = (start, start + part.len() as u32);
+        }
+        Some(Self { text: text.into(), ranges, len: v.len, pre_release: v.pre_release, build: v.build })
+    }
+
+    /// The version as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The split version, borrowing the stored text.
+    pub fn version(&self) -> Version<'_> {
+        let mut parts = [""; 4];
+        for (part, &(start, end)) in parts.iter_mut().zip(&self.ranges[..self.len]) {
+            *part = self.text.get(start as usize..end as usize).unwrap_or("");
+        }
+        Version { parts, len: self.len, pre_release: self.pre_release, build: self.build }
     }
 }
 
@@ -102,7 +141,10 @@ mod tests {
     use super::*;
 
     fn cmp(target: &str, user: &str) -> Option<i8> {
-        compare(&Version::parse(target)?, &Version::parse(user)?)
+        let stored = TargetVersion::parse(target)?;
+        let direct = compare(&Version::parse(target)?, &Version::parse(user)?);
+        assert_eq!(compare(&stored.version(), &Version::parse(user)?), direct, "stored target {target:?}");
+        direct
     }
 
     #[test]

@@ -59,8 +59,8 @@ impl VariableType {
 }
 
 /// Python's `int(str)`: surrounding whitespace, an optional sign, ASCII digits with
-/// single `_` separators between digits. Integers beyond 64 bits are not representable
-/// here and read as a failed cast.
+/// single `_` separators between digits. Integers beyond 64 bits have no exact JSON
+/// number here; they come back as the nearest float (as the JavaScript SDK returns them).
 fn parse_integer(raw: &str) -> Option<serde_json::Number> {
     let s = raw.trim();
     let (negative, digits) = match s.as_bytes().first()? {
@@ -72,11 +72,14 @@ fn parse_integer(raw: &str) -> Option<serde_json::Number> {
     if digits.is_empty() {
         return None;
     }
-    if negative {
-        format!("-{digits}").parse::<i64>().ok().map(Into::into)
-    } else {
-        digits.parse::<u64>().ok().map(Into::into)
+    let signed = if negative { format!("-{digits}") } else { digits };
+    if let Ok(i) = signed.parse::<i64>() {
+        return Some(i.into());
     }
+    if let Ok(u) = signed.parse::<u64>() {
+        return Some(u.into());
+    }
+    signed.parse::<f64>().ok().and_then(serde_json::Number::from_f64)
 }
 
 /// Python's `float(str)`: whitespace, sign, decimal or exponent forms, `inf`/`nan`
@@ -135,6 +138,8 @@ mod tests {
         assert_eq!(Integer.cast("-7"), json!(-7));
         assert_eq!(Integer.cast("1_000"), json!(1000));
         assert_eq!(Integer.cast("3.0"), Value::Null);
+        assert_eq!(Integer.cast("99999999999999999999"), json!(1e20));
+        assert_eq!(Integer.cast("-9223372036854775809"), json!(-9223372036854775809.0));
         assert_eq!(Integer.cast("1__0"), Value::Null);
         assert_eq!(Integer.cast(""), Value::Null);
         assert_eq!(Integer.cast("-"), Value::Null);

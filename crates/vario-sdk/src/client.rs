@@ -26,7 +26,8 @@ pub(crate) struct Inner {
     pub(crate) loaded: ArcSwapOption<Loaded>,
     pub(crate) forced: ForcedVariationStore,
     pub(crate) profiles: Option<Box<dyn UserProfileService>>,
-    pub(crate) dispatcher: Box<dyn EventDispatcher>,
+    /// `None`: nobody listens, so no event is even built.
+    pub(crate) dispatcher: Option<Box<dyn EventDispatcher>>,
     pub(crate) default_options: DecideOptions,
 }
 
@@ -34,7 +35,7 @@ pub(crate) struct Inner {
 pub struct ClientBuilder {
     config: Option<Arc<ProjectConfig>>,
     profiles: Option<Box<dyn UserProfileService>>,
-    dispatcher: Box<dyn EventDispatcher>,
+    dispatcher: Option<Box<dyn EventDispatcher>>,
     default_options: DecideOptions,
 }
 
@@ -57,9 +58,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Sets where events go. Without one, events are built and discarded.
+    /// Sets where events go. Without one, no event is built or sent.
     pub fn event_dispatcher(mut self, dispatcher: impl EventDispatcher + 'static) -> Self {
-        self.dispatcher = Box::new(dispatcher);
+        self.dispatcher = Some(Box::new(dispatcher));
         self
     }
 
@@ -93,14 +94,6 @@ pub(crate) struct Loaded {
 impl Loaded {
     pub(crate) fn new(config: Arc<ProjectConfig>) -> Arc<Self> {
         Arc::new(Self { events: EventFactory::new(&config), config })
-    }
-}
-
-struct DiscardEvents;
-
-impl EventDispatcher for DiscardEvents {
-    fn dispatch(&self, _: &vario_events::LogEvent) -> Result<(), vario_events::DispatchError> {
-        Ok(())
     }
 }
 
@@ -150,12 +143,12 @@ impl PartialEq<&str> for DecidedVariation {
 }
 
 impl Client {
-    /// A builder with no config, no profile service, and events discarded.
+    /// A builder with no config, no profile service, and no event dispatcher.
     pub fn builder() -> ClientBuilder {
         ClientBuilder {
             config: None,
             profiles: None,
-            dispatcher: Box::new(DiscardEvents),
+            dispatcher: None,
             default_options: DecideOptions::NONE,
         }
     }

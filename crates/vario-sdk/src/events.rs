@@ -23,6 +23,9 @@ pub(crate) fn send_impression(
     attributes: &Attributes,
     of: ImpressionOf<'_>,
 ) {
+    if client.inner.dispatcher.is_none() {
+        return;
+    }
     let config: &ProjectConfig = &loaded.config;
     let impression = match of {
         ImpressionOf::Activate(v) => {
@@ -44,7 +47,8 @@ pub(crate) fn send_impression(
         ImpressionOf::Flag(d) => {
             let (layer_id, experiment_id) = match d.by {
                 DecidedBy::FeatureTest(v) | DecidedBy::Rollout(v) => {
-                    let exp = &config.experiments[v.experiment];
+                    // The rule visited: a forced variation may come from another rule.
+                    let exp = &config.experiments[d.rule().unwrap_or(v.experiment)];
                     (exp.layer_id.as_str(), exp.id.as_str())
                 }
                 DecidedBy::Holdout { .. } => ("", d.holdout(config).map_or("", |h| h.id.as_str())),
@@ -109,6 +113,9 @@ pub(crate) fn send_conversion(
     attributes: &Attributes,
     tags: Option<&Map<String, Value>>,
 ) {
+    if client.inner.dispatcher.is_none() {
+        return;
+    }
     if let Some(event) = loaded.events.conversion(event_key, user_id, attributes, tags) {
         dispatch(client, event);
     }
@@ -116,8 +123,9 @@ pub(crate) fn send_conversion(
 
 /// Each event goes out as its own batch; batching arrives with the event processor.
 fn dispatch(client: &Client, event: UserEvent) {
+    let Some(dispatcher) = &client.inner.dispatcher else { return };
     let log_event = LogEvent::from(event);
-    if let Err(error) = client.inner.dispatcher.dispatch(&log_event) {
+    if let Err(error) = dispatcher.dispatch(&log_event) {
         tracing::warn!(%error, "event dispatch failed; the event is dropped");
     }
 }

@@ -1,1 +1,5 @@
-//! Integration tests of vario-datafile.
+//! Integration tests of vario-datafile: validity (edge-case checklist items 73–76) and
+//! property tests that loading never panics.
+
+mod props;
+mod validity;

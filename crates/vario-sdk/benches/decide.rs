@@ -1,0 +1,57 @@
+//! Decision hot paths on the medium datafile (about 20 experiments, 20 flags, 18
+//! audiences of 3–5 conditions) with 10,000 users of 3 attributes, single thread, no
+//! event dispatcher. Run with `cargo bench -p vario-sdk --bench decide`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use vario_sdk::{Attributes, Client, DecideOptions, ProjectConfig};
+use vario_testkit::{Shape, datafile, users};
+
+const USERS: usize = 10_000;
+
+fn bench(c: &mut Criterion) {
+    let config = ProjectConfig::from_value(&datafile(Shape::MEDIUM, 1)).expect("generated datafile is valid");
+    let client = Client::builder().config(config.into()).build();
+    let users: Vec<(String, Attributes)> = users(USERS, 2).into_iter().map(|(id, a)| (id, a.into())).collect();
+    let contexts: Vec<_> = users.iter().map(|(id, a)| client.create_user_context(id.clone(), a.clone())).collect();
+    let flags: Vec<String> = (0..20).map(|f| format!("flag_{f}")).collect();
+    let experiments: Vec<String> = (0..20).map(|e| format!("exp_{e}")).collect();
+
+    let mut i = 0usize;
+    c.bench_function("decide_one_flag", |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            let decision = contexts[i % USERS].decide(&flags[i % 20], DecideOptions::NONE);
+            std::hint::black_box(decision.enabled())
+        })
+    });
+    c.bench_function("decide_one_flag_with_reasons", |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            let decision = contexts[i % USERS].decide(&flags[i % 20], DecideOptions::INCLUDE_REASONS);
+            std::hint::black_box(decision.trace().len())
+        })
+    });
+    c.bench_function("get_variation_one_experiment", |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            let (id, attributes) = &users[i % USERS];
+            std::hint::black_box(client.get_variation(&experiments[i % 20], id, attributes).is_some())
+        })
+    });
+    c.bench_function("is_feature_enabled", |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            let (id, attributes) = &users[i % USERS];
+            std::hint::black_box(client.is_feature_enabled(&flags[i % 20], id, attributes))
+        })
+    });
+    c.bench_function("decide_all_20_flags", |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            std::hint::black_box(contexts[i % USERS].decide_all(DecideOptions::NONE).len())
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
