@@ -57,9 +57,7 @@ pub fn rule_audience_result(
 ) -> Option<bool> {
     let Some(tree) = audience else { return Some(true) };
     tree.evaluate(&mut |&audience: &usize| {
-        config.audiences[audience]
-            .conditions
-            .evaluate(&mut |c: &Condition| match_value(c, attributes.get(c), segments))
+        config.audiences[audience].conditions.evaluate(&mut |c: &Condition| match_value(c, attributes.get(c), segments))
     })
 }
 

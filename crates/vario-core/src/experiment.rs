@@ -86,8 +86,8 @@ pub fn bucket_experiment(
     trace: &mut impl Trace,
 ) -> (Option<VariationRef>, Reason) {
     let exp = &config.experiments[experiment];
-    let (bucketing_id, ignored) = user.attributes.bucketing_id(user.id);
-    if ignored {
+    let bucketing_id = user.bucketing_id;
+    if user.bucketing_id_ignored {
         trace.push(Reason::BucketingIdNotString);
     }
     if exp.cmab.is_some() {

@@ -147,20 +147,16 @@ pub fn decide_flag(
     };
     let forced = !user.forced_decisions.is_empty();
     let mut attributes = AttributeCache::new(user.attributes);
-    if forced {
-        if let Some(v) = forced_variation(config, flag, None, user, trace) {
-            return decision(DecidedBy::FlagForced(v), Reason::FlagForcedDecision { flag, variation: v });
-        }
+    if forced && let Some(v) = forced_variation(config, flag, None, user, trace) {
+        return decision(DecidedBy::FlagForced(v), Reason::FlagForcedDecision { flag, variation: v });
     }
     if let Some((by, reason)) = global_holdout(config, user, &mut attributes, trace) {
         return decision(by, reason);
     }
     for &experiment in &f.experiments {
-        if forced {
-            if let Some(v) = forced_variation(config, flag, Some(experiment), user, trace) {
-                let reason = Reason::RuleForcedDecision { flag, rule: experiment, variation: v };
-                return decision(DecidedBy::FeatureTest(v), reason);
-            }
+        if forced && let Some(v) = forced_variation(config, flag, Some(experiment), user, trace) {
+            let reason = Reason::RuleForcedDecision { flag, rule: experiment, variation: v };
+            return decision(DecidedBy::FeatureTest(v), reason);
         }
         if let Some((by, reason)) = local_holdout(config, experiment, user, &mut attributes, trace) {
             return decision(by, reason);
@@ -193,10 +189,8 @@ fn rollout(
     let mut i = 0;
     while i < rules.len() {
         let rule = rules[i];
-        if forced {
-            if let Some(v) = forced_variation(config, flag, Some(rule), user, trace) {
-                return (DecidedBy::Rollout(v), Reason::RuleForcedDecision { flag, rule, variation: v });
-            }
+        if forced && let Some(v) = forced_variation(config, flag, Some(rule), user, trace) {
+            return (DecidedBy::Rollout(v), Reason::RuleForcedDecision { flag, rule, variation: v });
         }
         if let Some(hit) = local_holdout(config, rule, user, attributes, trace) {
             return hit;
@@ -287,8 +281,7 @@ fn holdout_hit(
     if rule_audience_result(config, h.audience.as_ref(), attributes, user.segments) != Some(true) {
         return None;
     }
-    let (bucketing_id, _) = user.attributes.bucketing_id(user.id);
-    let bucket = bucket_value(bucketing_id, &h.id);
+    let bucket = bucket_value(user.bucketing_id, &h.id);
     let variation = find_range(&h.traffic_allocation, bucket)?.variation?;
     let reason = Reason::InHoldout { holdout: index, local, bucket };
     trace.push(reason);

@@ -243,6 +243,6 @@ impl Trace for () {
 
 impl Trace for Vec<Reason> {
     fn push(&mut self, reason: Reason) {
-        Vec::push(self, reason);
+        Self::push(self, reason);
     }
 }

@@ -68,6 +68,10 @@ pub struct User<'a> {
     pub forced_variations: Option<&'a ForcedVariations>,
     /// Qualified ODP segments for `qualified` conditions.
     pub segments: &'a [String],
+    /// What bucketing hashes: `$opt_bucketing_id` when it is a string, else the user id.
+    pub bucketing_id: &'a str,
+    /// Whether a non-string `$opt_bucketing_id` was ignored.
+    pub bucketing_id_ignored: bool,
 }
 
 static NO_FORCED_DECISIONS: ForcedDecisions = ForcedDecisions(Vec::new());
@@ -75,6 +79,15 @@ static NO_FORCED_DECISIONS: ForcedDecisions = ForcedDecisions(Vec::new());
 impl<'a> User<'a> {
     /// A user with attributes and no other state.
     pub fn new(id: &'a str, attributes: &'a Attributes) -> Self {
-        Self { id, attributes, forced_decisions: &NO_FORCED_DECISIONS, forced_variations: None, segments: &[] }
+        let (bucketing_id, bucketing_id_ignored) = attributes.bucketing_id(id);
+        Self {
+            id,
+            attributes,
+            forced_decisions: &NO_FORCED_DECISIONS,
+            forced_variations: None,
+            segments: &[],
+            bucketing_id,
+            bucketing_id_ignored,
+        }
     }
 }

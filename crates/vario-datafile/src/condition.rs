@@ -187,7 +187,8 @@ mod tests {
 
     #[test]
     fn missing_match_means_exact() {
-        let t = compile_conditions(&json!({"name": "a", "type": "custom_attribute", "value": "x"}), &mut Slots::default());
+        let t =
+            compile_conditions(&json!({"name": "a", "type": "custom_attribute", "value": "x"}), &mut Slots::default());
         assert_eq!(
             t,
             Tree::Leaf(Condition {

@@ -40,12 +40,12 @@ mod variable;
 mod walk;
 
 pub use condition::{Condition, ConditionTree, ExactValue, MAX_SAFE_NUMBER, Matcher, Ordering, finite_number};
-pub use semver::TargetVersion;
 pub use config::{
     Attribute, Audience, AudienceIndex, AudienceTree, Cmab, Event, EventIndex, Experiment, ExperimentIndex, Flag,
     FlagIndex, Group, Holdout, Origin, ProjectConfig, Region, Rollout, TrafficRange, Variable, Variation, VariationRef,
 };
 pub use error::{DatafileError, Problem};
+pub use semver::TargetVersion;
 pub use tree::Tree;
 pub use variable::VariableType;
 

@@ -202,9 +202,8 @@ fn compile_audiences(
     };
     let at_legacy = ROOT.key("audiences");
     for (i, a) in legacy.into_iter().enumerate() {
-        let conditions: Value = serde_json::from_str(&a.conditions).map_err(|e| {
-            at_legacy.index(i).key("conditions").error(Problem::ConditionsNotJson(e.to_string()))
-        })?;
+        let conditions: Value = serde_json::from_str(&a.conditions)
+            .map_err(|e| at_legacy.index(i).key("conditions").error(Problem::ConditionsNotJson(e.to_string())))?;
         insert(Audience { id: owned(a.id), name: owned(a.name), conditions: compile_conditions(&conditions, slots) });
     }
     for a in typed {
@@ -488,4 +487,3 @@ fn compile_holdouts(
         })
         .collect()
 }
-

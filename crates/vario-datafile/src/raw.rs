@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 type Str<'a> = Cow<'a, str>;
@@ -324,11 +324,11 @@ pub(crate) fn describe_error(path: &str, message: &str) -> (String, crate::error
         return (path, Problem::Missing);
     }
     let path = if root.is_empty() { "$".to_owned() } else { root.to_owned() };
-    if let Some(rest) = message.strip_prefix("invalid type: ") {
-        if let Some((found, expected)) = rest.split_once(", expected ") {
-            let problem = Problem::WrongType { expected: expected_name(expected), found: found_value(found) };
-            return (path, problem);
-        }
+    if let Some(rest) = message.strip_prefix("invalid type: ")
+        && let Some((found, expected)) = rest.split_once(", expected ")
+    {
+        let problem = Problem::WrongType { expected: expected_name(expected), found: found_value(found) };
+        return (path, problem);
     }
     (path, Problem::Other(message.to_owned()))
 }
@@ -360,4 +360,3 @@ fn found_value(serde: &str) -> String {
         }
     }
 }
-

@@ -7,12 +7,12 @@
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tree<L> {
     /// `["and", ...]`: false if any operand is false, else unknown if any is unknown, else true.
-    And(Vec<Tree<L>>),
+    And(Vec<Self>),
     /// `["or", ...]` and lists without an operator: true if any operand is true, else
     /// unknown if any is unknown, else false.
-    Or(Vec<Tree<L>>),
+    Or(Vec<Self>),
     /// `["not", x, ...]`: negates its first operand only; `["not"]` is unknown.
-    Not(Option<Box<Tree<L>>>),
+    Not(Option<Box<Self>>),
     /// A leaf.
     Leaf(L),
     /// A sub-tree that can never be evaluated (unknown audience id, malformed node,

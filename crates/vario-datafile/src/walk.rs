@@ -10,7 +10,7 @@ use crate::error::{DatafileError, Problem};
 /// One position in the document: the root, an object key or an array index.
 #[derive(Clone, Copy)]
 pub(crate) struct At<'p> {
-    parent: Option<&'p At<'p>>,
+    parent: Option<&'p Self>,
     seg: Seg<'p>,
 }
 
@@ -24,11 +24,11 @@ enum Seg<'p> {
 pub(crate) const ROOT: At<'static> = At { parent: None, seg: Seg::Root };
 
 impl<'p> At<'p> {
-    pub(crate) fn key(&'p self, key: &'p str) -> At<'p> {
+    pub(crate) fn key(&'p self, key: &'p str) -> Self {
         At { parent: Some(self), seg: Seg::Key(key) }
     }
 
-    pub(crate) fn index(&'p self, i: usize) -> At<'p> {
+    pub(crate) fn index(&'p self, i: usize) -> Self {
         At { parent: Some(self), seg: Seg::Index(i) }
     }
 
@@ -69,4 +69,3 @@ pub(crate) fn describe(v: &Value) -> String {
         Value::Object(_) => "an object".into(),
     }
 }
-

@@ -145,12 +145,7 @@ impl PartialEq<&str> for DecidedVariation {
 impl Client {
     /// A builder with no config, no profile service, and no event dispatcher.
     pub fn builder() -> ClientBuilder {
-        ClientBuilder {
-            config: None,
-            profiles: None,
-            dispatcher: None,
-            default_options: DecideOptions::NONE,
-        }
+        ClientBuilder { config: None, profiles: None, dispatcher: None, default_options: DecideOptions::NONE }
     }
 
     /// A client for a datafile, with the defaults of [`Client::builder`].

@@ -237,13 +237,9 @@ impl UserContext {
     ) -> Decision {
         let config: &ProjectConfig = &loaded.config;
         let forced = self.client.inner.forced.view();
-        let user = User {
-            id: &self.user_id,
-            attributes: &self.attributes,
-            forced_decisions: &self.forced_decisions,
-            forced_variations: forced.for_user(&self.user_id),
-            segments: &[],
-        };
+        let mut user = User::new(&self.user_id, &self.attributes);
+        user.forced_decisions = &self.forced_decisions;
+        user.forced_variations = forced.for_user(&self.user_id);
         let mut trace = Vec::new();
         let decision = if options.contains(DecideOptions::INCLUDE_REASONS) {
             decide_flag(config, flag, &user, profile, &mut trace)

@@ -185,7 +185,10 @@ impl Evaluator {
         let tags = match req.fields.get("event_tags") {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Object(tags)) => Ok(Some(tags)),
-            Some(_) => Err(req.problem("`event_tags` must be an object")),
+            Some(_) => {
+                req.problem("`event_tags` must be an object");
+                Err(())
+            }
         };
         if let (Some(key), Some((user_id, attributes)), Ok(tags)) = (key, req.user(), tags) {
             self.client.track(key, user_id, &attributes, tags);

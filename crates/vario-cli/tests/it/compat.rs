@@ -55,7 +55,7 @@ fn normalize_response(mut v: Value) -> Value {
             map.insert("error".into(), Value::Bool(true));
         }
         if let Some(Value::Array(keys)) = map.get_mut("feature_keys") {
-            keys.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+            keys.sort_by_key(|a| a.to_string());
         }
         if let Some(Value::Object(decisions)) = map.get_mut("decisions") {
             for d in decisions.values_mut() {

@@ -73,7 +73,8 @@ fn variation(config: &ProjectConfig, experiment_key: &str, user: &str) -> Option
 #[test]
 fn range_semantics_examples_below_the_vector_table() {
     let two = ranges(&[("A", 5000), ("B", 10000)]);
-    let pick = |user: &str, r: &[TrafficRange]| find_range(r, bucket_value(user, "1886780721")).map(|r| r.entity_id.clone());
+    let pick =
+        |user: &str, r: &[TrafficRange]| find_range(r, bucket_value(user, "1886780721")).map(|r| r.entity_id.clone());
     assert_eq!(pick("user3808", &two).as_deref(), Some("A"), "4999");
     assert_eq!(pick("user22025", &two).as_deref(), Some("B"), "5000");
     assert_eq!(pick("user2867", &two).as_deref(), Some("B"), "9999");

@@ -160,8 +160,8 @@ fn typed_audience_replaces_legacy_audience_with_the_same_id() {
     assert_eq!(outcome_in(df.clone(), json!({"device": "android"})), Some(true));
     assert_eq!(outcome_in(df, json!({"device": "iphone"})), Some(false));
     // The legacy audience alone does work.
-    let legacy =
-        Df::new().legacy_audience("a", json!(["and", {"name": "device", "type": "custom_attribute", "value": "iphone"}]));
+    let legacy = Df::new()
+        .legacy_audience("a", json!(["and", {"name": "device", "type": "custom_attribute", "value": "iphone"}]));
     assert_eq!(outcome_in(legacy, json!({"device": "iphone"})), Some(true));
 }
 
@@ -314,7 +314,9 @@ fn semver_short_target_prefix_prerelease_order_and_opaque_suffix() {
 /// Checklist 39.
 #[test]
 fn semver_with_space_extra_dots_or_bad_numeric_parts_is_unknown() {
-    for user in ["2.0.0 ", " 2.0.0", "2. 0", "1.2.3.4", "2.0.0.0", "", "1..2", "2.0.", ".1", "v2.0.0", "a.b.c", "-1.0.0", "1.x"] {
+    for user in
+        ["2.0.0 ", " 2.0.0", "2. 0", "1.2.3.4", "2.0.0.0", "", "1..2", "2.0.", ".1", "v2.0.0", "a.b.c", "-1.0.0", "1.x"]
+    {
         for matcher in ["semver_eq", "semver_ge", "semver_lt"] {
             assert_eq!(check(matcher, json!("2.0.0"), Some(json!(user))), None, "{matcher} {user:?}");
         }

@@ -106,7 +106,8 @@ fn string_bucketing_id_replaces_the_user_id_and_other_types_are_ignored() {
 }
 
 fn group_datafile(policy: &str) -> Df {
-    let member = |id: &str, key: &str| experiment(id, key, &[(&format!("{id}1"), "on", true)], &[(&format!("{id}1"), 10000)]);
+    let member =
+        |id: &str, key: &str| experiment(id, key, &[(&format!("{id}1"), "on", true)], &[(&format!("{id}1"), 10000)]);
     Df::new().group(json!({
         "id": "50001", "policy": policy,
         "trafficAllocation": [{"entityId": "50011", "endOfRange": 4000}, {"entityId": "50012", "endOfRange": 8000}],

@@ -54,7 +54,10 @@ fn enabled_flags_only_has_no_effect_on_single_decide() {
     let h = two_flags().client();
     let ctx = h.user("u", json!({}));
     let d = ctx.decide("off_flag", DecideOptions::ENABLED_FLAGS_ONLY);
-    assert_eq!((d.flag_key(), d.enabled(), d.variation_key(), d.rule_key()), ("off_flag", false, Some("off"), Some("off_rule")));
+    assert_eq!(
+        (d.flag_key(), d.enabled(), d.variation_key(), d.rule_key()),
+        ("off_flag", false, Some("off"), Some("off_rule"))
+    );
     assert_eq!(h.events().len(), 1, "the impression is still sent");
     // Also as a client default option.
     let h = two_flags().client_with(|b| b.default_decide_options(DecideOptions::ENABLED_FLAGS_ONLY));

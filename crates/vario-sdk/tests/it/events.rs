@@ -74,7 +74,8 @@ fn three_outcomes(send_flag_decisions: bool) -> Harness {
         "audienceConditions",
         json!(["tester"]),
     );
-    let r = with(rule("81001", "roll", "80001", &[("81011", "on", true)], 10000), "audienceConditions", json!(["roller"]));
+    let r =
+        with(rule("81001", "roll", "80001", &[("81011", "on", true)], 10000), "audienceConditions", json!(["roller"]));
     Df::new()
         .set("sendFlagDecisions", json!(send_flag_decisions))
         .typed_audience("tester", json!({"name": "test", "type": "custom_attribute", "match": "exact", "value": true}))
@@ -218,10 +219,16 @@ fn event_attributes_keep_declared_and_opt_keys_in_input_order_and_drop_invalid_v
 /// Checklist 66.
 #[test]
 fn bot_filtering_entry_is_appended_last_only_for_a_boolean_bot_filtering() {
-    let entry = |v: bool| json!({"entity_id": "$opt_bot_filtering", "key": "$opt_bot_filtering", "type": "custom", "value": v});
-    for (setting, expected) in
-        [(Some(json!(true)), Some(entry(true))), (Some(json!(false)), Some(entry(false))), (None, None), (Some(json!("yes")), None), (Some(json!(null)), None), (Some(json!(1)), None)]
-    {
+    let entry =
+        |v: bool| json!({"entity_id": "$opt_bot_filtering", "key": "$opt_bot_filtering", "type": "custom", "value": v});
+    for (setting, expected) in [
+        (Some(json!(true)), Some(entry(true))),
+        (Some(json!(false)), Some(entry(false))),
+        (None, None),
+        (Some(json!("yes")), None),
+        (Some(json!(null)), None),
+        (Some(json!(1)), None),
+    ] {
         let mut df = attribute_datafile();
         if let Some(s) = &setting {
             df = df.set("botFiltering", s.clone());
@@ -271,7 +278,9 @@ fn revenue_only_from_integers_and_value_from_numbers_or_numeric_strings_as_float
         assert!(got.is_f64(), "value {tag} is sent as a float, got {got}");
         assert_eq!(got, want, "value {tag}");
     }
-    for absent in [json!("abc"), json!("inf"), json!("nan"), json!(true), json!(false), json!([1]), json!({}), json!(null)] {
+    for absent in
+        [json!("abc"), json!("inf"), json!("nan"), json!(true), json!(false), json!([1]), json!({}), json!(null)]
+    {
         assert_eq!(value(absent.clone()), None, "value {absent}");
     }
 }
@@ -388,4 +397,22 @@ fn holdout_decision_sends_an_impression_from_decide_but_not_from_is_feature_enab
         decision["metadata"],
         json!({"flag_key": "flag", "rule_key": "holdout", "rule_type": "holdout", "variation_key": "off", "enabled": false})
     );
+}
+
+/// Checklists 65 and 68: numbers go out as they came in, floats included (a float
+/// parsed one unit in the last place off would be re-sent with other digits).
+#[test]
+fn float_attributes_and_tags_are_sent_back_with_the_same_digits() {
+    let h = attribute_datafile().client();
+    let input: Value =
+        serde_json::from_str(r#"{"age": 9.389796472423499e+123, "device": 0.30000000000000004}"#).unwrap();
+    let tags: Value =
+        serde_json::from_str(r#"{"value": -2.115955249083781e-251, "x": [1.7976931348623157e308]}"#).unwrap();
+    h.client.track("purchase", "u", &attrs(input), Some(&map(tags)));
+    let events = h.sink.take();
+    assert_eq!(events.len(), 1);
+    let body = events[0].to_json_string();
+    for digits in ["228762.22127045266", "30000000000000004", "2115955249083781", "17976931348623157"] {
+        assert!(body.contains(digits), "{digits} not in {body}");
+    }
 }

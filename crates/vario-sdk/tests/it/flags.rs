@@ -49,7 +49,10 @@ fn targeted_rollout() -> Df {
         with(rule("81002", "adult_rule", "r", &[("81021", "adult_on", true)], 10000), "audienceIds", json!(["adult"]));
     let everyone = rule("81003", "everyone_else", "r", &[("81031", "default_on", false)], 10000);
     Df::new()
-        .typed_audience("iphone", json!({"name": "device", "type": "custom_attribute", "match": "exact", "value": "iphone"}))
+        .typed_audience(
+            "iphone",
+            json!({"name": "device", "type": "custom_attribute", "match": "exact", "value": "iphone"}),
+        )
         .typed_audience("adult", json!({"name": "age", "type": "custom_attribute", "match": "ge", "value": 18}))
         .rollout(rollout("r", vec![iphone, adult, everyone]))
         .flag(flag("f", "flag", &[], "r", json!([])))
@@ -108,7 +111,10 @@ fn no_variation_anywhere_gives_disabled_null_decision_with_default_variables() {
         assert_eq!(d.variables(), &map(json!({"color": "grey", "size": 1})));
         assert_eq!(d.flag_key(), "flag");
         assert!(!h.client.is_feature_enabled("flag", "u", &attrs(json!({}))));
-        assert_eq!(h.client.get_feature_variable_string("flag", "color", "u", &attrs(json!({}))).as_deref(), Some("grey"));
+        assert_eq!(
+            h.client.get_feature_variable_string("flag", "color", "u", &attrs(json!({}))).as_deref(),
+            Some("grey")
+        );
     }
 }
 

@@ -18,7 +18,11 @@ fn bucketing_id_never_changes_whitelist_forced_variation_forced_decision_or_prof
 
     // Whitelist: keyed by the user id only.
     assert_eq!(h.variation("exp", "white", bid("user22025")).as_deref(), Some("a"));
-    assert_eq!(h.variation("exp", "user22025", bid("white")).as_deref(), Some("b"), "bucketed by 'white', not whitelisted");
+    assert_eq!(
+        h.variation("exp", "user22025", bid("white")).as_deref(),
+        Some("b"),
+        "bucketed by 'white', not whitelisted"
+    );
 
     // Runtime forced variation: keyed by the user id only.
     assert!(h.client.set_forced_variation("exp", "forced_user", Some("b")));
@@ -114,10 +118,8 @@ fn forced_variations_apply_to_feature_tests_never_to_rollout_rules() {
     // The feature test lets nobody in by traffic; the rollout serves "rule_on" to everyone.
     let test = experiment("70001", "ft", &[("70011", "ft_on", true), ("70012", "ft_off", false)], &[]);
     let r = rule("81001", "everyone", "r", &[("81011", "rule_on", true), ("81012", "rule_off", false)], 10000);
-    let df = Df::new()
-        .experiment(test)
-        .rollout(rollout("r", vec![r]))
-        .flag(flag("f", "flag", &["70001"], "r", json!([])));
+    let df =
+        Df::new().experiment(test).rollout(rollout("r", vec![r])).flag(flag("f", "flag", &["70001"], "r", json!([])));
     let h = df.client();
     let none = attrs(json!({}));
 

@@ -68,7 +68,8 @@ fn unknown_stored_variation_id_is_ignored_and_overwritten_after_bucketing() {
 fn ignore_user_profile_service_means_no_lookup_and_no_save() {
     let f = flag("f", "flag", &[EXP], "", json!([]));
     let profiles = Profiles::with("user3808", &[(EXP, "B")]);
-    let h = Df::new().experiment(split_experiment("exp")).flag(f).client_with(|b| b.user_profile_service(profiles.clone()));
+    let h =
+        Df::new().experiment(split_experiment("exp")).flag(f).client_with(|b| b.user_profile_service(profiles.clone()));
     let ignore = DecideOptions::IGNORE_USER_PROFILE_SERVICE;
 
     let ctx = h.user("user3808", json!({}));
