@@ -28,6 +28,10 @@ fn track(c: &mut Criterion) {
     let tags = json!({"revenue": 4200, "value": 12.5, "category": "shoes"});
     let tags = tags.as_object();
 
+    // The build alone, to split the figure below between building and writing.
+    c.bench_function("conversion_only", |b| {
+        b.iter(|| factory.conversion(black_box("purchase"), black_box("user_4"), &attributes, tags));
+    });
     c.bench_function("track_to_json", |b| {
         b.iter(|| {
             let event = factory.conversion(black_box("purchase"), black_box("user_4"), &attributes, tags);

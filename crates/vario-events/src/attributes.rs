@@ -2,11 +2,9 @@
 //! `$opt_*` keys stand for themselves, only valid scalar values pass, caller order is
 //! kept, and the bot-filtering entry comes last.
 
-use std::borrow::Cow;
-use std::sync::Arc;
-
 use rustc_hash::FxHashMap;
 use serde_json::Value;
+use smol_str::SmolStr;
 use vario_core::{AttributeValue, Attributes};
 use vario_datafile::{ProjectConfig, finite_number};
 
@@ -16,11 +14,11 @@ use crate::{BOT_FILTERING_KEY, CUSTOM_ATTRIBUTE_TYPE};
 /// The prefix of reserved attribute keys, sent even when undeclared.
 pub const RESERVED_PREFIX: &str = "$opt_";
 
-/// Attribute ids of one config, as shared strings so that events do not copy them.
+/// Attribute ids of one config, ready to be copied into events.
 #[derive(Debug, Clone)]
 pub(crate) struct AttributeIds {
     /// Declared key → (key, id).
-    declared: FxHashMap<Box<str>, (Arc<str>, Arc<str>)>,
+    declared: FxHashMap<Box<str>, (SmolStr, SmolStr)>,
     /// The `$opt_bot_filtering` entry, when the datafile's `botFiltering` is a boolean.
     bot_filtering: Option<VisitorAttribute>,
 }
@@ -31,14 +29,11 @@ impl AttributeIds {
         for attribute in &config.attributes {
             // The config decides which declaration of a repeated key wins.
             if let Some(winner) = config.attribute_by_key(&attribute.key) {
-                declared.insert(
-                    winner.key.as_str().into(),
-                    (Arc::from(winner.key.as_str()), Arc::from(winner.id.as_str())),
-                );
+                declared.insert(winner.key.as_str().into(), (SmolStr::new(&winner.key), SmolStr::new(&winner.id)));
             }
         }
         let bot_filtering = config.bot_filtering.map(|on| {
-            let key: Arc<str> = Arc::from(BOT_FILTERING_KEY);
+            let key = SmolStr::new_static(BOT_FILTERING_KEY);
             attribute(key.clone(), key, Value::Bool(on))
         });
         Self { declared, bot_filtering }
@@ -51,7 +46,7 @@ impl AttributeIds {
             let (key, id) = match self.declared.get(key) {
                 Some((key, id)) => (key.clone(), id.clone()),
                 None if key.starts_with(RESERVED_PREFIX) => {
-                    let key: Arc<str> = Arc::from(key);
+                    let key = SmolStr::new(key);
                     (key.clone(), key)
                 }
                 None => continue,
@@ -66,8 +61,8 @@ impl AttributeIds {
     }
 }
 
-fn attribute(entity_id: Arc<str>, key: Arc<str>, value: Value) -> VisitorAttribute {
-    VisitorAttribute { entity_id, key, attribute_type: Cow::Borrowed(CUSTOM_ATTRIBUTE_TYPE), value }
+fn attribute(entity_id: SmolStr, key: SmolStr, value: Value) -> VisitorAttribute {
+    VisitorAttribute { entity_id, key, attribute_type: SmolStr::new_static(CUSTOM_ATTRIBUTE_TYPE), value }
 }
 
 /// The value sent for an attribute: strings, booleans and numbers that are finite with

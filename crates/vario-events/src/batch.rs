@@ -1,9 +1,10 @@
 //! Assembling user events into one batch (events.md §2) and writing it as JSON.
 
-use std::borrow::Cow;
+use smol_str::SmolStr;
 
 use crate::model::{EventBatch, Visitor};
 use crate::user_event::{Envelope, UserEvent};
+use crate::write;
 use crate::{CLIENT_NAME, CLIENT_VERSION};
 
 impl EventBatch {
@@ -26,23 +27,21 @@ impl EventBatch {
             account_id: envelope.account_id.clone(),
             project_id: envelope.project_id.clone(),
             revision: envelope.revision.clone(),
-            client_name: Cow::Borrowed(CLIENT_NAME),
-            client_version: Cow::Borrowed(CLIENT_VERSION),
+            client_name: SmolStr::new_static(CLIENT_NAME),
+            client_version: SmolStr::new_static(CLIENT_VERSION),
             anonymize_ip: envelope.anonymize_ip.clone(),
             enrich_decisions: true,
             visitors,
         }
     }
 
-    /// The JSON body (compact, keys in the reference order).
+    /// The JSON body (compact, keys in the reference order): the same bytes as
+    /// `serde_json::to_vec(self)`, written faster.
     pub fn to_json_bytes(&self) -> Vec<u8> {
         // Room for a typical visitor up front, so the writer rarely grows the buffer.
         let mut out = Vec::with_capacity(256 + 768 * self.visitors.len());
-        match serde_json::to_writer(&mut out, self) {
-            Ok(()) => out,
-            // Unreachable: every map key is a string and no Serialize impl here fails.
-            Err(_) => Vec::new(),
-        }
+        write::batch(&mut out, self);
+        out
     }
 
     /// The JSON body as text.

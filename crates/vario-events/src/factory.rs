@@ -1,123 +1,39 @@
 //! Builds [`UserEvent`]s from decisions (impressions, events.md §3) and tracks
 //! (conversions, §6) of one config.
 
-use std::borrow::Cow;
-use std::fmt;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
+use smol_str::SmolStr;
 use uuid::Uuid;
 use vario_core::Attributes;
 use vario_datafile::{EventIndex, ProjectConfig};
 
 use crate::ACTIVATE_EVENT_KEY;
 use crate::attributes::AttributeIds;
+use crate::inputs::{EventRef, Impression};
 use crate::model::{Decision, DecisionMetadata, Snapshot, SnapshotEvent, Visitor};
-use crate::strip::strip_map;
+use crate::strip::{strip_map, strip_map_in_place};
 use crate::tags;
 use crate::user_event::{Envelope, UserEvent};
 
-/// The kind of rule a decision came from, as sent in `metadata.rule_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RuleType {
-    /// `activate` of an A/B experiment.
-    Experiment,
-    /// A flag's experiment rule, or a flag-level forced decision.
-    FeatureTest,
-    /// A delivery rule, or no decision at all.
-    Rollout,
-    /// A holdout.
-    Holdout,
-}
-
-impl RuleType {
-    /// The wire spelling.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Experiment => "experiment",
-            Self::FeatureTest => "feature-test",
-            Self::Rollout => "rollout",
-            Self::Holdout => "holdout",
-        }
-    }
-}
-
-impl fmt::Display for RuleType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A decision to report as an impression.
-#[derive(Debug, Clone, Copy)]
-pub struct Impression<'a> {
-    /// The user id.
-    pub user_id: &'a str,
-    /// The user's attributes, in caller order.
-    pub attributes: &'a Attributes,
-    /// The experiment's or rule's layer id; `""` for holdouts and when there is no rule.
-    pub layer_id: &'a str,
-    /// The experiment, rule or holdout id; `""` when there is none.
-    pub experiment_id: &'a str,
-    /// The chosen variation as `(id, key)`.
-    pub variation: Option<(&'a str, &'a str)>,
-    /// The flag key; `""` for `activate`.
-    pub flag_key: &'a str,
-    /// The experiment, rule or holdout key; `""` when there is no rule.
-    pub rule_key: &'a str,
-    /// Where the decision came from.
-    pub rule_type: RuleType,
-    /// Whether the flag is on (`true` for `activate`).
-    pub enabled: bool,
-    /// The CMAB decision's uuid, if any.
-    pub cmab_uuid: Option<&'a str>,
-}
-
-/// Names the conversion event of a track: its key, or its index in the config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventRef<'a> {
-    /// An event key as passed to `track`.
-    Key(&'a str),
-    /// A position in [`ProjectConfig::events`].
-    Index(EventIndex),
-}
-
-impl<'a> From<&'a str> for EventRef<'a> {
-    fn from(key: &'a str) -> Self {
-        Self::Key(key)
-    }
-}
-
-impl<'a> From<&'a String> for EventRef<'a> {
-    fn from(key: &'a String) -> Self {
-        Self::Key(key)
-    }
-}
-
-impl From<EventIndex> for EventRef<'_> {
-    fn from(index: EventIndex) -> Self {
-        Self::Index(index)
-    }
-}
-
-/// Makes the events of one config. Build it once per config: it shares the envelope and
-/// every id and key string between the events it makes.
+/// Makes the events of one config. Build it once per config: it resolves ids and keys
+/// once, and its events share one envelope.
 #[derive(Debug, Clone)]
 pub struct EventFactory {
     envelope: Arc<Envelope>,
     attributes: AttributeIds,
     /// Per config event: (id, key).
-    events: Vec<(Arc<str>, Arc<str>)>,
+    events: Vec<(SmolStr, SmolStr)>,
     event_by_key: FxHashMap<Box<str>, EventIndex>,
-    activate_key: Arc<str>,
 }
 
 impl EventFactory {
     /// The factory of `config`.
     pub fn new(config: &ProjectConfig) -> Self {
-        let events = config.events.iter().map(|e| (Arc::from(e.id.as_str()), Arc::from(e.key.as_str()))).collect();
+        let events = config.events.iter().map(|e| (SmolStr::new(&e.id), SmolStr::new(&e.key))).collect();
         let event_by_key = config
             .events
             .iter()
@@ -128,7 +44,6 @@ impl EventFactory {
             attributes: AttributeIds::new(config),
             events,
             event_by_key,
-            activate_key: Arc::from(ACTIVATE_EVENT_KEY),
         }
     }
 
@@ -146,23 +61,23 @@ impl EventFactory {
     pub fn impression(&self, impression: &Impression<'_>) -> UserEvent {
         let campaign = if impression.layer_id.is_empty() { impression.experiment_id } else { impression.layer_id };
         let (variation_id, variation_key) = match impression.variation {
-            Some((id, key)) => (is_numeric_id(id).then(|| id.to_owned()), key.to_owned()),
-            None => (None, String::new()),
+            Some((id, key)) => (is_numeric_id(id).then(|| SmolStr::new(id)), SmolStr::new(key)),
+            None => (None, SmolStr::default()),
         };
         let decision = Decision {
-            campaign_id: campaign.to_owned(),
-            experiment_id: impression.experiment_id.to_owned(),
+            campaign_id: SmolStr::new(campaign),
+            experiment_id: SmolStr::new(impression.experiment_id),
             variation_id,
             metadata: DecisionMetadata {
-                flag_key: impression.flag_key.to_owned(),
-                rule_key: impression.rule_key.to_owned(),
-                rule_type: Cow::Borrowed(impression.rule_type.as_str()),
+                flag_key: SmolStr::new(impression.flag_key),
+                rule_key: SmolStr::new(impression.rule_key),
+                rule_type: SmolStr::new_static(impression.rule_type.as_str()),
                 variation_key,
                 enabled: impression.enabled,
-                cmab_uuid: impression.cmab_uuid.filter(|u| !u.is_empty()).map(str::to_owned),
+                cmab_uuid: impression.cmab_uuid.filter(|u| !u.is_empty()).map(SmolStr::new),
             },
         };
-        let event = self.snapshot_event(Arc::from(campaign), self.activate_key.clone());
+        let event = self.snapshot_event(decision.campaign_id.clone(), SmolStr::new_static(ACTIVATE_EVENT_KEY));
         let snapshot = Snapshot { events: vec![event], decisions: Some(vec![decision]) };
         self.user_event(impression.user_id, impression.attributes, snapshot)
     }
@@ -176,26 +91,56 @@ impl EventFactory {
         attributes: &Attributes,
         tags: Option<&Map<String, Value>>,
     ) -> Option<UserEvent> {
-        let index = match event.into() {
+        let (id, key) = self.event(event.into())?;
+        Some(self.build_conversion(id, key, user_id, attributes, tags.map(strip_map)))
+    }
+
+    /// [`EventFactory::conversion`] taking the tags by value, which spares copying them.
+    pub fn conversion_owned<'k>(
+        &self,
+        event: impl Into<EventRef<'k>>,
+        user_id: &str,
+        attributes: &Attributes,
+        mut tags: Option<Map<String, Value>>,
+    ) -> Option<UserEvent> {
+        let (id, key) = self.event(event.into())?;
+        if let Some(tags) = &mut tags {
+            strip_map_in_place(tags);
+        }
+        Some(self.build_conversion(id, key, user_id, attributes, tags))
+    }
+
+    /// The id and key of a conversion event that `track` may send.
+    fn event(&self, event: EventRef<'_>) -> Option<(&SmolStr, &SmolStr)> {
+        let index = match event {
             EventRef::Key(key) => *self.event_by_key.get(key)?,
             EventRef::Index(index) => index,
         };
         let (id, key) = self.events.get(index)?;
         // `track` refuses an empty key before looking it up, even if the datafile has one.
-        if key.is_empty() {
-            return None;
-        }
-        let mut event = self.snapshot_event(id.clone(), key.clone());
-        if let Some(tags) = tags {
-            event.revenue = tags::revenue_value(tags);
-            event.value = tags::numeric_value(tags);
-            event.tags = Some(strip_map(tags));
-        }
-        let snapshot = Snapshot { events: vec![event], decisions: None };
-        Some(self.user_event(user_id, attributes, snapshot))
+        (!key.is_empty()).then_some((id, key))
     }
 
-    fn snapshot_event(&self, entity_id: Arc<str>, key: Arc<str>) -> SnapshotEvent {
+    /// A conversion with already stripped tags; stripping does not change revenue or value.
+    fn build_conversion(
+        &self,
+        id: &SmolStr,
+        key: &SmolStr,
+        user_id: &str,
+        attributes: &Attributes,
+        tags: Option<Map<String, Value>>,
+    ) -> UserEvent {
+        let mut event = self.snapshot_event(id.clone(), key.clone());
+        if let Some(tags) = &tags {
+            event.revenue = tags::revenue_value(tags);
+            event.value = tags::numeric_value(tags);
+        }
+        event.tags = tags;
+        let snapshot = Snapshot { events: vec![event], decisions: None };
+        self.user_event(user_id, attributes, snapshot)
+    }
+
+    fn snapshot_event(&self, entity_id: SmolStr, key: SmolStr) -> SnapshotEvent {
         SnapshotEvent { entity_id, uuid: new_uuid(), key, timestamp: now_ms(), revenue: None, value: None, tags: None }
     }
 
@@ -203,7 +148,7 @@ impl EventFactory {
         let visitor = Visitor {
             snapshots: vec![snapshot],
             attributes: self.attributes.visitor_attributes(attributes),
-            visitor_id: user_id.to_owned(),
+            visitor_id: SmolStr::new(user_id),
         };
         UserEvent::new(self.envelope.clone(), visitor)
     }
@@ -233,9 +178,9 @@ fn is_numeric_id(id: &str) -> bool {
 }
 
 /// A random UUID v4, lower-case hyphenated.
-fn new_uuid() -> String {
+fn new_uuid() -> SmolStr {
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    Uuid::new_v4().hyphenated().encode_lower(&mut buf).to_owned()
+    SmolStr::new(Uuid::new_v4().hyphenated().encode_lower(&mut buf))
 }
 
 /// Now, in epoch milliseconds rounded to nearest; 0 if the clock is before 1970.

@@ -4,9 +4,11 @@
 //! - [`EventBatch`] → [`Visitor`] → [`Snapshot`] → [`SnapshotEvent`] / [`Decision`],
 //!   [`VisitorAttribute`]: the wire model, serialised exactly as the reference SDK sends
 //!   it (key order, null stripping) and deserialised from any official SDK's payload.
+//!   Its strings are [`SmolStr`]: short ids and keys are stored inline.
 //! - [`EventFactory`]: builds [`UserEvent`]s for one config: impressions from an
 //!   [`Impression`], conversions from a track ([`impression`] and [`conversion`] are
-//!   one-shot shortcuts).
+//!   one-shot shortcuts). A [`UserEvent`] knows its config's [`Envelope`];
+//!   [`EventBatch::from_events`] puts events in one batch.
 //! - [`LogEvent`]: one POST of one batch; [`EventDispatcher`] sends it,
 //!   [`CollectingDispatcher`] keeps it in memory.
 //!
@@ -42,6 +44,7 @@ mod attributes;
 mod batch;
 mod dispatch;
 mod factory;
+mod inputs;
 mod log_event;
 mod model;
 mod pyfloat;
@@ -49,14 +52,17 @@ mod serde_util;
 mod strip;
 mod tags;
 mod user_event;
+mod write;
 
 pub use attributes::RESERVED_PREFIX;
 pub use dispatch::{CollectingDispatcher, DispatchError, EventDispatcher};
-pub use factory::{EventFactory, EventRef, Impression, RuleType, conversion, impression};
+pub use factory::{EventFactory, conversion, impression};
+pub use inputs::{EventRef, Impression, RuleType};
 pub use log_event::{HEADERS, HTTP_VERB, LogEvent};
 pub use model::{Decision, DecisionMetadata, EventBatch, Snapshot, SnapshotEvent, Visitor, VisitorAttribute};
 pub use pyfloat::python_float;
-pub use strip::{STRIPPED_KEYS, strip_map, strip_value};
+pub use smol_str::SmolStr;
+pub use strip::{STRIPPED_KEYS, strip_map, strip_map_in_place, strip_value};
 pub use tags::{REVENUE_TAG, VALUE_TAG, numeric_value, revenue_value};
 pub use user_event::{Envelope, UserEvent};
 

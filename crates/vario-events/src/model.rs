@@ -7,14 +7,12 @@
 //! `session_id`, `is_campaign_holdback`) are ignored, and a `null` where this model holds a
 //! string, list or object (JS sends `campaign_id: null`) reads as empty.
 //!
-//! Strings that repeat across every event of a config (envelope, entity ids and keys) are
-//! `Arc<str>` so that building an event shares them instead of copying.
-
-use std::borrow::Cow;
-use std::sync::Arc;
+//! Strings are [`SmolStr`]: ids and keys are short and live inline, so building an event
+//! copies them without allocating; longer strings are shared rather than copied.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
+use smol_str::SmolStr;
 
 use crate::serde_util::{null_as_default, serialize_stripped, serialize_stripped_tags, timestamp_ms};
 
@@ -22,19 +20,19 @@ use crate::serde_util::{null_as_default, serialize_stripped, serialize_stripped_
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventBatch {
     /// Datafile `accountId`.
-    pub account_id: Arc<str>,
+    pub account_id: SmolStr,
     /// Datafile `projectId`.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub project_id: Arc<str>,
+    pub project_id: SmolStr,
     /// Datafile `revision`.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub revision: Arc<str>,
+    pub revision: SmolStr,
     /// SDK name ([`crate::CLIENT_NAME`] for events built here).
     #[serde(default, deserialize_with = "null_as_default")]
-    pub client_name: Cow<'static, str>,
+    pub client_name: SmolStr,
     /// SDK version ([`crate::CLIENT_VERSION`] for events built here).
     #[serde(default, deserialize_with = "null_as_default")]
-    pub client_version: Cow<'static, str>,
+    pub client_version: SmolStr,
     /// Datafile `anonymizeIP`, copied verbatim (normally a boolean).
     #[serde(default = "json_false", serialize_with = "serialize_stripped")]
     pub anonymize_ip: Value,
@@ -54,7 +52,7 @@ pub struct Visitor {
     #[serde(default, deserialize_with = "null_as_default")]
     pub attributes: Vec<VisitorAttribute>,
     /// The user id (never the bucketing id).
-    pub visitor_id: String,
+    pub visitor_id: SmolStr,
 }
 
 /// What happened: one event, plus one decision for impressions.
@@ -72,13 +70,13 @@ pub struct Snapshot {
 pub struct SnapshotEvent {
     /// Impression: the normalised campaign id. Conversion: the event's datafile id.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub entity_id: Arc<str>,
+    pub entity_id: SmolStr,
     /// Random UUID v4, lower-case hyphenated.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub uuid: String,
+    pub uuid: SmolStr,
     /// `campaign_activated` or the event key.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub key: Arc<str>,
+    pub key: SmolStr,
     /// Unix epoch milliseconds at event creation.
     #[serde(deserialize_with = "timestamp_ms")]
     pub timestamp: i64,
@@ -99,13 +97,13 @@ pub struct SnapshotEvent {
 pub struct Decision {
     /// The layer id, else the experiment id, else `""` (events.md §3.3).
     #[serde(default, deserialize_with = "null_as_default")]
-    pub campaign_id: String,
+    pub campaign_id: SmolStr,
     /// Experiment, rule or holdout id; `""` when there is none.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub experiment_id: String,
+    pub experiment_id: SmolStr,
     /// The variation id when it is all ASCII digits, else `None` (sent as `null`).
     #[serde(default)]
-    pub variation_id: Option<String>,
+    pub variation_id: Option<SmolStr>,
     /// What the SDK decided.
     #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: DecisionMetadata,
@@ -116,22 +114,22 @@ pub struct Decision {
 pub struct DecisionMetadata {
     /// Flag key; `""` for `activate`.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub flag_key: String,
+    pub flag_key: SmolStr,
     /// Experiment, rule or holdout key; `""` when there is no rule.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub rule_key: String,
+    pub rule_key: SmolStr,
     /// `experiment`, `feature-test`, `rollout` or `holdout`.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub rule_type: Cow<'static, str>,
+    pub rule_type: SmolStr,
     /// Chosen variation key; `""` when none.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub variation_key: String,
+    pub variation_key: SmolStr,
     /// Whether the flag is on for this decision (`true` for `activate`).
     #[serde(default, deserialize_with = "null_as_default")]
     pub enabled: bool,
     /// CMAB decisions only; never empty when sent.
     #[serde(default, skip_serializing_if = "is_none_or_empty")]
-    pub cmab_uuid: Option<String>,
+    pub cmab_uuid: Option<SmolStr>,
 }
 
 /// One user attribute as sent in events.
@@ -139,13 +137,13 @@ pub struct DecisionMetadata {
 pub struct VisitorAttribute {
     /// The declared attribute's id, or the key itself for `$opt_*` keys.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub entity_id: Arc<str>,
+    pub entity_id: SmolStr,
     /// The caller's attribute key.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub key: Arc<str>,
+    pub key: SmolStr,
     /// Always `custom` when built here.
     #[serde(rename = "type", default = "custom", deserialize_with = "null_as_default")]
-    pub attribute_type: Cow<'static, str>,
+    pub attribute_type: SmolStr,
     /// A string, boolean or number (integers stay integers).
     #[serde(default, skip_serializing_if = "Value::is_null", serialize_with = "serialize_stripped")]
     pub value: Value,
@@ -155,8 +153,8 @@ fn json_false() -> Value {
     Value::Bool(false)
 }
 
-fn custom() -> Cow<'static, str> {
-    Cow::Borrowed(crate::CUSTOM_ATTRIBUTE_TYPE)
+fn custom() -> SmolStr {
+    SmolStr::new_static(crate::CUSTOM_ATTRIBUTE_TYPE)
 }
 
 /// `null` has no place in the payload (§5), and JSON has no non-finite numbers.
@@ -166,6 +164,6 @@ fn is_not_finite(value: &Option<f64>) -> bool {
 }
 
 #[allow(clippy::ref_option)] // serde's skip_serializing_if passes a reference
-fn is_none_or_empty(value: &Option<String>) -> bool {
+fn is_none_or_empty(value: &Option<SmolStr>) -> bool {
     value.as_deref().is_none_or(str::is_empty)
 }

@@ -15,7 +15,54 @@ pub(crate) fn is_stripped(key: &str, value: &Value) -> bool {
 
 /// A copy of `map` with §5 applied at every depth.
 pub fn strip_map(map: &Map<String, Value>) -> Map<String, Value> {
-    map.iter().filter(|(k, v)| !is_stripped(k, v)).map(|(k, v)| (k.clone(), strip_value(v))).collect()
+    if !needs_stripping(map) {
+        // Cloning keeps the hash table as is; rebuilding would rehash every key.
+        return map.clone();
+    }
+    let mut out = Map::with_capacity(map.len());
+    for (k, v) in map {
+        if !is_stripped(k, v) {
+            out.insert(k.clone(), strip_value(v));
+        }
+    }
+    out
+}
+
+/// Applies §5 to `map` in place, at every depth.
+pub fn strip_map_in_place(map: &mut Map<String, Value>) {
+    if !needs_stripping(map) {
+        return;
+    }
+    // `retain` keeps the order of the remaining keys.
+    map.retain(|k, v| !is_stripped(k, v));
+    for value in map.values_mut() {
+        match value {
+            Value::Object(inner) => strip_map_in_place(inner),
+            Value::Array(items) => items.iter_mut().for_each(strip_in_place),
+            _ => {}
+        }
+    }
+}
+
+fn strip_in_place(value: &mut Value) {
+    match value {
+        Value::Object(map) => strip_map_in_place(map),
+        Value::Array(items) => items.iter_mut().for_each(strip_in_place),
+        _ => {}
+    }
+}
+
+/// Whether §5 removes anything from `map`.
+fn needs_stripping(map: &Map<String, Value>) -> bool {
+    map.iter().any(|(k, v)| is_stripped(k, v) || value_needs_stripping(v))
+}
+
+fn value_needs_stripping(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => needs_stripping(map),
+        Value::Array(items) => items.iter().any(value_needs_stripping),
+        _ => false,
+    }
 }
 
 /// A copy of `value` with §5 applied at every depth.
@@ -82,6 +129,11 @@ mod tests {
             "value2": null
         });
         assert_eq!(strip_value(&tags), expected);
+        let mut in_place = tags.clone();
+        if let Value::Object(map) = &mut in_place {
+            strip_map_in_place(map);
+        }
+        assert_eq!(in_place, expected);
         let text = serde_json::to_string(&Stripped(&tags)).unwrap();
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), expected);
     }

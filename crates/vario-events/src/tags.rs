@@ -13,7 +13,7 @@ pub const VALUE_TAG: &str = "value";
 /// `revenue`: only a JSON integer token (any size or sign), unchanged. Floats (even
 /// `100.0`), strings and booleans give none.
 pub fn revenue_value(tags: &Map<String, Value>) -> Option<Number> {
-    match tags.get(REVENUE_TAG)? {
+    match tag(tags, REVENUE_TAG)? {
         Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.clone()),
         _ => None,
     }
@@ -22,12 +22,17 @@ pub fn revenue_value(tags: &Map<String, Value>) -> Option<Number> {
 /// `value`: an integer, a float or a string that Python's `float()` reads, when the
 /// result is finite. Booleans, lists and objects give none.
 pub fn numeric_value(tags: &Map<String, Value>) -> Option<f64> {
-    match tags.get(VALUE_TAG)? {
+    match tag(tags, VALUE_TAG)? {
         // Integer tokens convert with rounding to nearest, as Python's float(int) does.
         Value::Number(n) => n.as_f64().filter(|f| f.is_finite()),
         Value::String(s) => python_float(s),
         _ => None,
     }
+}
+
+/// `tags[name]`. Tag maps are small, and comparing a few keys is cheaper than hashing one.
+fn tag<'a>(tags: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if tags.len() <= 8 { tags.iter().find_map(|(k, v)| (k == name).then_some(v)) } else { tags.get(name) }
 }
 
 #[cfg(test)]
@@ -63,6 +68,12 @@ mod tests {
             assert_eq!(got, expected, "revenue {tag}");
         }
         assert_eq!(revenue_value(&Map::new()), None);
+        // Large maps take the hashed path.
+        let mut many: Map<String, Value> = (0..20).map(|i| (format!("k{i}"), json!(i))).collect();
+        many.insert("revenue".into(), json!(7));
+        many.insert("value".into(), json!("2.5"));
+        assert_eq!(revenue_value(&many), Some(Number::from(7)));
+        assert_eq!(numeric_value(&many), Some(2.5));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
+use smol_str::SmolStr;
 use vario_datafile::ProjectConfig;
 
 use crate::model::{SnapshotEvent, Visitor};
@@ -12,11 +13,11 @@ use crate::model::{SnapshotEvent, Visitor};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
     /// Datafile `accountId`.
-    pub account_id: Arc<str>,
+    pub account_id: SmolStr,
     /// Datafile `projectId`.
-    pub project_id: Arc<str>,
+    pub project_id: SmolStr,
     /// Datafile `revision`.
-    pub revision: Arc<str>,
+    pub revision: SmolStr,
     /// Datafile `anonymizeIP`, verbatim.
     pub anonymize_ip: Value,
     /// The event endpoint of the datafile's region.
@@ -27,9 +28,9 @@ impl Envelope {
     /// The envelope of events made from `config`.
     pub fn from_config(config: &ProjectConfig) -> Self {
         Self {
-            account_id: config.account_id.as_str().into(),
-            project_id: config.project_id.as_str().into(),
-            revision: config.revision.as_str().into(),
+            account_id: SmolStr::new(&config.account_id),
+            project_id: SmolStr::new(&config.project_id),
+            revision: SmolStr::new(&config.revision),
             anonymize_ip: config.anonymize_ip.clone(),
             url: config.event_endpoint(),
         }
@@ -107,7 +108,7 @@ impl UserEvent {
 
     /// Replaces the uuid.
     #[must_use]
-    pub fn with_uuid(mut self, uuid: impl Into<String>) -> Self {
+    pub fn with_uuid(mut self, uuid: impl Into<SmolStr>) -> Self {
         if let Some(event) = self.event_mut() {
             event.uuid = uuid.into();
         }

@@ -9,9 +9,12 @@ use crate::fixture::{as_ours, attrs, body, config, object};
 /// Compares as JSON values and as text, so that key order counts too.
 fn assert_payload(event: UserEvent, expected: Value) {
     let expected = as_ours(expected);
-    let text = LogEvent::from(event.clone()).to_json_string();
+    let log = LogEvent::from(event.clone());
+    let text = log.to_json_string();
     assert_eq!(body(event), expected);
     assert_eq!(text, serde_json::to_string(&expected).unwrap());
+    // The fast writer and serde agree byte for byte.
+    assert_eq!(text, serde_json::to_string(&log.params).unwrap());
 }
 
 #[test]
@@ -160,7 +163,7 @@ fn rollout_decision_10_2() {
 }
 
 /// The §10.3 track, shared with the snapshot test.
-pub fn track_10_3() -> UserEvent {
+pub(crate) fn track_10_3() -> UserEvent {
     let factory = EventFactory::new(&config());
     let attributes = attrs(json!({"plan": "gold", "age": 34.5, "device": null}));
     let tags = object(json!({"revenue": 4200, "value": "12.5", "category": "shoes", "coupon": null}));

@@ -8,7 +8,7 @@ use vario_events::{EventFactory, LogEvent, UserEvent};
 /// events.md §10: account 12001, project 12002, revision 42, anonymizeIP and
 /// botFiltering on, three attributes, one A/B experiment, one flag with a rollout, a flag
 /// with no rules, one event.
-pub const DATAFILE: &str = r#"{
+pub(crate) const DATAFILE: &str = r#"{
   "version": "4", "accountId": "12001", "projectId": "12002", "revision": "42",
   "anonymizeIP": true, "botFiltering": true, "sendFlagDecisions": true,
   "attributes": [{"id": "20001", "key": "device"}, {"id": "20002", "key": "age"},
@@ -36,17 +36,17 @@ pub const DATAFILE: &str = r#"{
 }"#;
 
 /// The §10 config.
-pub fn config() -> ProjectConfig {
+pub(crate) fn config() -> ProjectConfig {
     config_from(DATAFILE)
 }
 
 /// A config from datafile text that must be valid.
-pub fn config_from(text: &str) -> ProjectConfig {
+pub(crate) fn config_from(text: &str) -> ProjectConfig {
     ProjectConfig::from_json(text).unwrap_or_else(|e| panic!("test datafile is invalid: {e}"))
 }
 
 /// The §10 config with top-level keys replaced or added.
-pub fn config_with(changes: Value) -> ProjectConfig {
+pub(crate) fn config_with(changes: Value) -> ProjectConfig {
     let mut root: Value = serde_json::from_str(DATAFILE).unwrap_or_default();
     if let (Some(root), Value::Object(changes)) = (root.as_object_mut(), changes) {
         root.extend(changes);
@@ -55,12 +55,12 @@ pub fn config_with(changes: Value) -> ProjectConfig {
 }
 
 /// The §10 factory.
-pub fn factory() -> EventFactory {
+pub(crate) fn factory() -> EventFactory {
     EventFactory::new(&config())
 }
 
 /// Attributes from a JSON object, in its key order.
-pub fn attrs(value: Value) -> Attributes {
+pub(crate) fn attrs(value: Value) -> Attributes {
     match value {
         Value::Object(map) => map.into(),
         _ => Attributes::new(),
@@ -68,7 +68,7 @@ pub fn attrs(value: Value) -> Attributes {
 }
 
 /// A JSON object.
-pub fn object(value: Value) -> Map<String, Value> {
+pub(crate) fn object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         other => panic!("not an object: {other}"),
@@ -76,22 +76,22 @@ pub fn object(value: Value) -> Map<String, Value> {
 }
 
 /// The parsed JSON body of a one-event batch.
-pub fn body(event: UserEvent) -> Value {
+pub(crate) fn body(event: UserEvent) -> Value {
     serde_json::from_slice(&LogEvent::from(event).to_json_bytes()).unwrap_or_default()
 }
 
 /// The single snapshot event of a one-event body.
-pub fn snapshot_event(body: &Value) -> &Value {
+pub(crate) fn snapshot_event(body: &Value) -> &Value {
     &body["visitors"][0]["snapshots"][0]["events"][0]
 }
 
 /// The single decision of a one-event body.
-pub fn decision(body: &Value) -> &Value {
+pub(crate) fn decision(body: &Value) -> &Value {
     &body["visitors"][0]["snapshots"][0]["decisions"][0]
 }
 
 /// A Python-reference expected body with this SDK's client name and version.
-pub fn as_ours(mut expected: Value) -> Value {
+pub(crate) fn as_ours(mut expected: Value) -> Value {
     expected["client_name"] = Value::from(vario_events::CLIENT_NAME);
     expected["client_version"] = Value::from(vario_events::CLIENT_VERSION);
     expected

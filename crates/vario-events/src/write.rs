@@ -1,0 +1,266 @@
+//! A direct JSON writer for [`EventBatch`], byte-for-byte equal to its serde output but
+//! about twice as fast: keys are written as literals instead of being escaped on every
+//! call, and strings that need no escaping (nearly all) are copied in one go.
+//!
+//! Serde stays the reference: tests compare both outputs on every payload they build.
+
+use serde_json::{Map, Value};
+
+use crate::model::{Decision, EventBatch, Snapshot, SnapshotEvent, Visitor, VisitorAttribute};
+use crate::strip::is_stripped;
+
+/// Appends the compact JSON of `batch` to `out`. Literals carry the quotes around the
+/// strings that follow them, so that a string costs one copy.
+pub(crate) fn batch(out: &mut Vec<u8>, batch: &EventBatch) {
+    out.extend_from_slice(br#"{"account_id":""#);
+    text(out, &batch.account_id);
+    out.extend_from_slice(br#"","project_id":""#);
+    text(out, &batch.project_id);
+    out.extend_from_slice(br#"","revision":""#);
+    text(out, &batch.revision);
+    out.extend_from_slice(br#"","client_name":""#);
+    text(out, &batch.client_name);
+    out.extend_from_slice(br#"","client_version":""#);
+    text(out, &batch.client_version);
+    out.extend_from_slice(br#"","anonymize_ip":"#);
+    value(out, &batch.anonymize_ip);
+    out.extend_from_slice(br#","enrich_decisions":"#);
+    boolean(out, batch.enrich_decisions);
+    out.extend_from_slice(br#","visitors":["#);
+    items(out, &batch.visitors, visitor);
+    out.extend_from_slice(b"]}");
+}
+
+fn visitor(out: &mut Vec<u8>, v: &Visitor) {
+    out.extend_from_slice(br#"{"snapshots":["#);
+    items(out, &v.snapshots, snapshot);
+    out.extend_from_slice(br#"],"attributes":["#);
+    items(out, &v.attributes, attribute);
+    out.extend_from_slice(br#"],"visitor_id":""#);
+    text(out, &v.visitor_id);
+    out.extend_from_slice(br#""}"#);
+}
+
+fn snapshot(out: &mut Vec<u8>, s: &Snapshot) {
+    out.extend_from_slice(br#"{"events":["#);
+    items(out, &s.events, event);
+    out.push(b']');
+    if let Some(decisions) = &s.decisions {
+        out.extend_from_slice(br#","decisions":["#);
+        items(out, decisions, decision);
+        out.push(b']');
+    }
+    out.push(b'}');
+}
+
+fn event(out: &mut Vec<u8>, e: &SnapshotEvent) {
+    out.extend_from_slice(br#"{"entity_id":""#);
+    text(out, &e.entity_id);
+    out.extend_from_slice(br#"","uuid":""#);
+    text(out, &e.uuid);
+    out.extend_from_slice(br#"","key":""#);
+    text(out, &e.key);
+    out.extend_from_slice(br#"","timestamp":"#);
+    number(out, &e.timestamp);
+    if let Some(revenue) = &e.revenue {
+        out.extend_from_slice(br#","revenue":"#);
+        number(out, revenue);
+    }
+    if let Some(v) = e.value.filter(|v| v.is_finite()) {
+        out.extend_from_slice(br#","value":"#);
+        number(out, &v);
+    }
+    if let Some(tags) = &e.tags {
+        out.extend_from_slice(br#","tags":"#);
+        object(out, tags);
+    }
+    out.push(b'}');
+}
+
+fn decision(out: &mut Vec<u8>, d: &Decision) {
+    out.extend_from_slice(br#"{"campaign_id":""#);
+    text(out, &d.campaign_id);
+    out.extend_from_slice(br#"","experiment_id":""#);
+    text(out, &d.experiment_id);
+    out.extend_from_slice(br#"","variation_id":"#);
+    match &d.variation_id {
+        Some(id) => string(out, id),
+        None => out.extend_from_slice(b"null"),
+    }
+    let m = &d.metadata;
+    out.extend_from_slice(br#","metadata":{"flag_key":""#);
+    text(out, &m.flag_key);
+    out.extend_from_slice(br#"","rule_key":""#);
+    text(out, &m.rule_key);
+    out.extend_from_slice(br#"","rule_type":""#);
+    text(out, &m.rule_type);
+    out.extend_from_slice(br#"","variation_key":""#);
+    text(out, &m.variation_key);
+    out.extend_from_slice(br#"","enabled":"#);
+    boolean(out, m.enabled);
+    if let Some(uuid) = m.cmab_uuid.as_deref().filter(|u| !u.is_empty()) {
+        out.extend_from_slice(br#","cmab_uuid":""#);
+        text(out, uuid);
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"}}");
+}
+
+fn attribute(out: &mut Vec<u8>, a: &VisitorAttribute) {
+    out.extend_from_slice(br#"{"entity_id":""#);
+    text(out, &a.entity_id);
+    out.extend_from_slice(br#"","key":""#);
+    text(out, &a.key);
+    out.extend_from_slice(br#"","type":""#);
+    text(out, &a.attribute_type);
+    out.push(b'"');
+    if !a.value.is_null() {
+        out.extend_from_slice(br#","value":"#);
+        value(out, &a.value);
+    }
+    out.push(b'}');
+}
+
+/// The items of a list, comma-separated, without the brackets.
+fn items<T>(out: &mut Vec<u8>, items: &[T], write: impl Fn(&mut Vec<u8>, &T)) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(out, item);
+    }
+}
+
+/// A JSON value with §5 stripping.
+fn value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => boolean(out, *b),
+        Value::Number(n) => number(out, n),
+        Value::String(s) => string(out, s),
+        Value::Array(list) => {
+            out.push(b'[');
+            items(out, list, value);
+            out.push(b']');
+        }
+        Value::Object(map) => object(out, map),
+    }
+}
+
+fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
+    out.push(b'{');
+    let mut first = true;
+    for (k, v) in map {
+        if is_stripped(k, v) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.push(b'"');
+        text(out, k);
+        out.extend_from_slice(b"\":");
+        value(out, v);
+    }
+    out.push(b'}');
+}
+
+fn boolean(out: &mut Vec<u8>, b: bool) {
+    out.extend_from_slice(if b { b"true" } else { b"false" });
+}
+
+/// Numbers go through serde_json so that their spelling is serde_json's exactly.
+fn number<T: serde::Serialize>(out: &mut Vec<u8>, n: &T) {
+    // Writing a number into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, n);
+}
+
+/// A JSON string, quotes included.
+fn string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    text(out, s);
+    out.push(b'"');
+}
+
+/// The inside of a JSON string, escaped as serde_json escapes: `"` and `\` with a
+/// backslash, controls below 0x20 as `\b \t \n \f \r` or `\u00xx`.
+#[inline]
+fn text(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    if is_plain(bytes) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        match b {
+            b'"' => out.extend_from_slice(br#"\""#),
+            b'\\' => out.extend_from_slice(br"\\"),
+            0x08 => out.extend_from_slice(br"\b"),
+            b'\t' => out.extend_from_slice(br"\t"),
+            b'\n' => out.extend_from_slice(br"\n"),
+            0x0c => out.extend_from_slice(br"\f"),
+            b'\r' => out.extend_from_slice(br"\r"),
+            0..0x20 => {
+                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]])
+            }
+            _ => out.push(b),
+        }
+    }
+}
+
+/// Whether no byte needs escaping: serde_json escapes `"`, `\` and controls below 0x20.
+/// Checks eight bytes at a time; ids, keys and uuids are mostly 5 to 36 bytes long.
+fn is_plain(bytes: &[u8]) -> bool {
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if has_special_byte(u64::from_le_bytes(word)) {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
+/// Whether any byte of `w` is below 0x20, `"` or `\` (exact as a yes/no test).
+fn has_special_byte(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w;
+    let quote = (w ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES) & !(w ^ (ONES * u64::from(b'"')));
+    let backslash = (w ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES) & !(w ^ (ONES * u64::from(b'\\')));
+    (below_space | quote | backslash) & HIGHS != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain;
+
+    #[test]
+    fn escapes_like_serde_json() {
+        let every_ascii: String = (0u8..0x80).map(char::from).collect();
+        for s in [every_ascii.as_str(), "é\u{2028}✓\"\\", "plain", ""] {
+            let mut out = Vec::new();
+            super::string(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn plain_matches_the_bytewise_rule() {
+        for b in 0..=255u8 {
+            let special = b < 0x20 || b == b'"' || b == b'\\';
+            for at in 0..17 {
+                let mut bytes = vec![b'a'; 17];
+                bytes[at] = b;
+                assert_eq!(is_plain(&bytes), !special, "byte {b:#x} at {at}");
+                // High bytes next to low ones must not cause false alarms.
+                let mut mixed = vec![0xff; 17];
+                mixed[at] = b;
+                assert_eq!(is_plain(&mixed), !special, "byte {b:#x} at {at} among 0xff");
+            }
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! One full payload pinned as an insta snapshot (§10.3), so any change of the wire
+//! format shows up in review.
+
+use vario_events::LogEvent;
+
+use crate::examples::track_10_3;
+
+#[test]
+fn track_payload_snapshot() {
+    let mut log = LogEvent::from(track_10_3());
+    // The crate version changes with releases; the format does not.
+    log.params.client_version = "[client_version]".into();
+    let pretty = serde_json::to_string_pretty(&log.params).unwrap();
+    insta::assert_snapshot!("track_10_3", pretty);
+}
