@@ -30,6 +30,8 @@ pub enum DispatchError {
         url: String,
         /// The HTTP status code.
         status: u16,
+        /// How long the endpoint asked us to wait (`Retry-After`), if it said.
+        retry_after: Option<std::time::Duration>,
     },
     /// The dispatcher no longer accepts events.
     #[error("event dispatcher is closed")]
@@ -37,11 +39,12 @@ pub enum DispatchError {
 }
 
 impl DispatchError {
-    /// Whether trying again may help: transport failures and 5xx, never 4xx (§9).
+    /// Whether trying again may help: transport failures, 5xx and 429 (too many
+    /// requests); never other 4xx, which would fail the same way again.
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Transport { .. } => true,
-            Self::Status { status, .. } => *status >= 500,
+            Self::Status { status, .. } => *status >= 500 || *status == 429,
             Self::Closed => false,
         }
     }
@@ -112,11 +115,12 @@ mod tests {
     fn retry_policy() {
         let url = String::from("https://logx.optimizely.com/v1/events");
         assert!(DispatchError::Transport { url: url.clone(), reason: "reset".into() }.is_retryable());
-        assert!(DispatchError::Status { url: url.clone(), status: 503 }.is_retryable());
-        assert!(!DispatchError::Status { url: url.clone(), status: 400 }.is_retryable());
+        assert!(DispatchError::Status { url: url.clone(), status: 503, retry_after: None }.is_retryable());
+        assert!(DispatchError::Status { url: url.clone(), status: 429, retry_after: None }.is_retryable());
+        assert!(!DispatchError::Status { url: url.clone(), status: 400, retry_after: None }.is_retryable());
         assert!(!DispatchError::Closed.is_retryable());
         assert_eq!(
-            DispatchError::Status { url, status: 429 }.to_string(),
+            DispatchError::Status { url, status: 429, retry_after: None }.to_string(),
             "event endpoint https://logx.optimizely.com/v1/events answered http status 429"
         );
     }
