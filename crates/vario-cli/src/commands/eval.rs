@@ -233,7 +233,7 @@ impl Evaluator {
         let key = req.flag_key(&self.client, "flag_key");
         let options = req.options();
         let flag_key = req.fields.get("flag_key").cloned().unwrap_or(Value::Null);
-        match (key, req.user()) {
+        match (key, req.context_user()) {
             (Some(key), Some((user_id, attributes))) => {
                 let decision = self.client.create_user_context(user_id, attributes).decide(key, options);
                 decision_json(&decision, options)
@@ -244,7 +244,7 @@ impl Evaluator {
 
     fn decide_all(&self, req: &mut Request<'_>) -> Map<String, Value> {
         let options = req.options();
-        let decisions = match req.user() {
+        let decisions = match req.context_user() {
             Some((user_id, attributes)) => self
                 .client
                 .create_user_context(user_id, attributes)
@@ -292,6 +292,18 @@ impl Evaluator {
     }
 }
 
+/// Python truthiness is false for this JSON value.
+fn falsy(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
 fn object<const N: usize>(entries: [(&str, Value); N]) -> Map<String, Value> {
     entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
@@ -318,6 +330,13 @@ fn decision_json(d: &Decision, options: DecideOptions) -> Map<String, Value> {
         out.insert("reasons".into(), d.reasons().into());
     }
     out
+}
+
+/// Which SDK surface a request goes through; they validate attributes differently.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Legacy,
+    Decide,
 }
 
 /// One request's fields, and the protocol problems found while reading them.
@@ -373,6 +392,16 @@ impl<'a> Request<'a> {
     /// The user id and attributes, or `None` when either is unusable (the SDK then
     /// answers as for invalid input).
     fn user(&mut self) -> Option<(&'a str, Attributes)> {
+        self.user_for(Api::Legacy)
+    }
+
+    /// Like [`Request::user`] for the decide API, whose user context refuses any
+    /// non-object attributes.
+    fn context_user(&mut self) -> Option<(&'a str, Attributes)> {
+        self.user_for(Api::Decide)
+    }
+
+    fn user_for(&mut self, api: Api) -> Option<(&'a str, Attributes)> {
         let user_id = self.user_id();
         let attributes = match self.fields.get("attributes") {
             None | Some(Value::Null) => Some(Attributes::new()),
@@ -382,9 +411,11 @@ impl<'a> Request<'a> {
                 }
                 Some(map.iter().map(|(k, v)| (k.as_str(), v.clone())).collect())
             }
-            Some(_) => {
+            Some(other) => {
                 self.problem("`attributes` must be an object");
-                None
+                // The reference SDK's legacy calls read a falsy non-object (`[]`, `0`,
+                // `""`, `false`) as "no attributes" and decide; anything else is refused.
+                (api == Api::Legacy && falsy(other)).then(Attributes::new)
             }
         };
         Some((user_id?, attributes?))
