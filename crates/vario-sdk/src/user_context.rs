@@ -14,8 +14,9 @@ use crate::options::DecideOptions;
 #[derive(Clone)]
 pub struct UserContext {
     client: Client,
-    user_id: String,
-    attributes: Attributes,
+    // Shared, so that events queued from this context need not copy them.
+    user_id: Arc<str>,
+    attributes: Arc<Attributes>,
     forced_decisions: ForcedDecisions,
 }
 
@@ -137,7 +138,12 @@ impl std::fmt::Debug for Decision {
 
 impl UserContext {
     pub(crate) fn new(client: Client, user_id: String, attributes: Attributes) -> Self {
-        Self { client, user_id, attributes, forced_decisions: ForcedDecisions::default() }
+        Self {
+            client,
+            user_id: user_id.into(),
+            attributes: Arc::new(attributes),
+            forced_decisions: ForcedDecisions::default(),
+        }
     }
 
     /// The user id.
@@ -152,7 +158,7 @@ impl UserContext {
 
     /// Sets one attribute.
     pub fn set_attribute(&mut self, key: impl Into<String>, value: impl Into<AttributeValue>) {
-        self.attributes.insert(key, value);
+        Arc::make_mut(&mut self.attributes).insert(key, value);
     }
 
     /// Forces `variation_key` for a flag (`rule_key: None`) or one of its rules.
