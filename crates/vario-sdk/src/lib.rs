@@ -27,15 +27,27 @@
 #![deny(missing_docs)]
 
 mod client;
+pub mod datafile_manager;
 mod error;
 mod events;
 mod forced;
+pub mod http_dispatcher;
+pub mod notification;
 mod options;
+pub mod processor;
 mod profile;
 mod user_context;
 
 pub use client::{Client, ClientBuilder, DecidedVariation};
+pub use datafile_manager::{DatafileManagerOptions, DatafileStats, PollingDatafileManager};
+pub use http_dispatcher::{HttpConfigError, HttpEventDispatcher, HttpEventDispatcherBuilder};
 pub use error::SdkError;
+pub use notification::{
+    ActivateNotification, ConfigUpdateNotification, DecisionNotification, DecisionType, FailureReason, ListenerId,
+    LogEventFailedNotification, Notification, NotificationCenter, NotificationKind, NotificationPayload,
+    TrackNotification,
+};
+pub use processor::{EventProcessor, EventProcessorConfig, EventStats, ProcessorError};
 pub use options::DecideOptions;
 pub use profile::{InMemoryUserProfileService, ProfileServiceError, UserProfile, UserProfileService};
 pub use user_context::{Decision, DecisionError, UserContext};

@@ -228,8 +228,6 @@ fn mutated(edits: &[(usize, Edit)]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
-
     #[test]
     fn loading_arbitrary_json_text_never_panics(text in json_text()) {
         let _ = ProjectConfig::from_json(&text);

@@ -3,10 +3,15 @@
 
 mod audiences;
 mod bucketing;
+mod datafile_manager;
 mod decide;
 mod events;
 mod flags;
 mod forced;
+mod http;
+mod notifications;
 mod profiles;
+mod processor;
 mod props;
+mod spool;
 mod support;

@@ -142,8 +142,6 @@ fn rule_tree() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
-
     #[test]
     fn deciding_never_panics_for_any_conditions_and_attributes(
         t1 in tree(condition().boxed()),

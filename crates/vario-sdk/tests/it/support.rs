@@ -8,6 +8,8 @@ use serde_json::{Map, Value, json};
 use vario_events::CollectingDispatcher;
 use vario_sdk::{Attributes, Client, ClientBuilder, ProfileServiceError, UserContext, UserProfile, UserProfileService};
 
+pub(crate) mod server;
+
 /// A datafile under construction (account `12001`, project `12002`, revision `42`).
 #[derive(Clone)]
 pub(crate) struct Df(pub(crate) Value);
