@@ -43,7 +43,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("mixed_10k_requests", |b| {
         b.iter(|| {
             let events = EventLines::new(Box::new(std::io::sink()), None);
-            let evaluator = Evaluator::new(config.clone(), Some(events.clone()));
+            let evaluator = Evaluator::new(config.clone(), Some(events.clone())).expect("evaluator starts");
             evaluator.run(input.as_bytes(), std::io::sink(), Some(&events)).expect("sink never fails");
         });
     });

@@ -10,7 +10,7 @@ const USERS: usize = 10_000;
 
 fn bench(c: &mut Criterion) {
     let config = ProjectConfig::from_value(&datafile(Shape::MEDIUM, 1)).expect("generated datafile is valid");
-    let client = Client::builder().config(config.into()).build();
+    let client = Client::builder().config(config.into()).build().expect("client starts");
     let users: Vec<(String, Attributes)> = users(USERS, 2).into_iter().map(|(id, a)| (id, a.into())).collect();
     let contexts: Vec<_> = users.iter().map(|(id, a)| client.create_user_context(id.clone(), a.clone())).collect();
     let flags: Vec<String> = (0..20).map(|f| format!("flag_{f}")).collect();

@@ -1,6 +1,7 @@
 //! The client: configuration, shared state, and the legacy experiment and flag APIs.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use serde_json::{Map, Value};
@@ -8,10 +9,14 @@ use vario_core::{Attributes, FlagDecision, ProfileState, User, decide_flag, expe
 use vario_datafile::{ProjectConfig, VariableType, VariationRef};
 use vario_events::{EventDispatcher, EventFactory};
 
+use crate::builder::ClientBuilder;
+use crate::datafile_manager::{DatafileStats, PollingDatafileManager};
 use crate::error::SdkError;
 use crate::events::{self, ImpressionOf};
 use crate::forced::ForcedVariationStore;
+use crate::notification::{ConfigUpdateNotification, NotificationCenter};
 use crate::options::DecideOptions;
+use crate::processor::{EventProcessor, EventStats};
 use crate::profile::{UserProfile, UserProfileService};
 use crate::user_context::UserContext;
 
@@ -26,62 +31,37 @@ pub(crate) struct Inner {
     pub(crate) loaded: ArcSwapOption<Loaded>,
     pub(crate) forced: ForcedVariationStore,
     pub(crate) profiles: Option<Box<dyn UserProfileService>>,
-    /// `None`: nobody listens, so no event is even built.
-    pub(crate) dispatcher: Option<Box<dyn EventDispatcher>>,
+    pub(crate) sink: EventSink,
     pub(crate) default_options: DecideOptions,
+    pub(crate) notifications: NotificationCenter,
+    pub(crate) datafile_manager: OnceLock<PollingDatafileManager>,
 }
 
-/// Builds a [`Client`].
-pub struct ClientBuilder {
-    config: Option<Arc<ProjectConfig>>,
-    profiles: Option<Box<dyn UserProfileService>>,
-    dispatcher: Option<Box<dyn EventDispatcher>>,
-    default_options: DecideOptions,
+/// Where built events go.
+pub(crate) enum EventSink {
+    /// No dispatcher: no event is even built.
+    Off,
+    /// Dispatched by the calling thread.
+    Immediate(Arc<dyn EventDispatcher>),
+    /// Queued for the background processor.
+    Batched(EventProcessor),
 }
 
-impl ClientBuilder {
-    /// Sets the config from datafile JSON; fails when the datafile is invalid.
-    pub fn datafile(mut self, json: &str) -> Result<Self, SdkError> {
-        self.config = Some(Arc::new(ProjectConfig::from_json(json)?));
-        Ok(self)
+impl EventSink {
+    pub(crate) fn is_off(&self) -> bool {
+        matches!(self, Self::Off)
     }
+}
 
-    /// Sets an already-loaded config.
-    pub fn config(mut self, config: Arc<ProjectConfig>) -> Self {
-        self.config = Some(config);
-        self
-    }
-
-    /// Sets the user profile service (sticky bucketing).
-    pub fn user_profile_service(mut self, service: impl UserProfileService + 'static) -> Self {
-        self.profiles = Some(Box::new(service));
-        self
-    }
-
-    /// Sets where events go. Without one, no event is built or sent.
-    pub fn event_dispatcher(mut self, dispatcher: impl EventDispatcher + 'static) -> Self {
-        self.dispatcher = Some(Box::new(dispatcher));
-        self
-    }
-
-    /// Options added to every decide call.
-    pub fn default_decide_options(mut self, options: DecideOptions) -> Self {
-        self.default_options = options;
-        self
-    }
-
-    /// The client. Without a config it runs in "not configured" mode: every API answers
-    /// the no-decision value and no event is sent.
-    pub fn build(self) -> Client {
-        Client {
-            inner: Arc::new(Inner {
-                loaded: ArcSwapOption::new(self.config.map(Loaded::new)),
-                forced: ForcedVariationStore::default(),
-                profiles: self.profiles,
-                dispatcher: self.dispatcher,
-                default_options: self.default_options,
-            }),
-        }
+impl Inner {
+    /// Installs a new config; calls already running finish with the old one.
+    pub(crate) fn install(&self, config: Arc<ProjectConfig>) {
+        let revision = config.revision.clone();
+        let previous = self.loaded.swap(Some(Loaded::new(config)));
+        self.notifications.notify_with(|| ConfigUpdateNotification {
+            revision,
+            previous_revision: previous.map(|p| p.config.revision.clone()),
+        });
     }
 }
 
@@ -143,14 +123,15 @@ impl PartialEq<&str> for DecidedVariation {
 }
 
 impl Client {
-    /// A builder with no config, no profile service, and no event dispatcher.
+    /// A builder: no config, no profile service, no event dispatcher, batched delivery
+    /// once a dispatcher is set.
     pub fn builder() -> ClientBuilder {
-        ClientBuilder { config: None, profiles: None, dispatcher: None, default_options: DecideOptions::NONE }
+        ClientBuilder::new()
     }
 
     /// A client for a datafile, with the defaults of [`Client::builder`].
     pub fn from_datafile(json: &str) -> Result<Self, SdkError> {
-        Ok(Self::builder().datafile(json)?.build())
+        Self::builder().datafile(json)?.build()
     }
 
     /// The current config, if any.
@@ -164,7 +145,58 @@ impl Client {
 
     /// Replaces the config; calls already running finish with the old one.
     pub fn set_config(&self, config: Arc<ProjectConfig>) {
-        self.inner.loaded.store(Some(Loaded::new(config)));
+        self.inner.install(config);
+    }
+
+    /// Waits until a config is installed (from polling), up to `timeout`; whether there
+    /// is one.
+    pub fn wait_for_config(&self, timeout: Duration) -> bool {
+        if self.inner.loaded.load().is_some() {
+            return true;
+        }
+        match self.inner.datafile_manager.get() {
+            Some(manager) => manager.wait_for_first(timeout) && self.inner.loaded.load().is_some(),
+            None => false,
+        }
+    }
+
+    /// The notification center: add listeners for decisions, impressions, tracks, sent
+    /// and failed batches, config updates.
+    pub fn notification_center(&self) -> &NotificationCenter {
+        &self.inner.notifications
+    }
+
+    /// Sends every queued event now and waits for the outcome.
+    pub fn flush(&self) {
+        if let EventSink::Batched(processor) = &self.inner.sink {
+            processor.flush();
+        }
+    }
+
+    /// Stops polling, then delivers what is queued (within the close timeout) and stops
+    /// the event thread. Later events are dropped and counted. Idempotent; dropping the
+    /// last clone of the client does the same. False if delivery ran out of time.
+    pub fn close(&self) -> bool {
+        if let Some(manager) = self.inner.datafile_manager.get() {
+            manager.stop();
+        }
+        match &self.inner.sink {
+            EventSink::Batched(processor) => processor.close(),
+            _ => true,
+        }
+    }
+
+    /// Event delivery counters (batched delivery only).
+    pub fn event_stats(&self) -> Option<EventStats> {
+        match &self.inner.sink {
+            EventSink::Batched(processor) => Some(processor.stats()),
+            _ => None,
+        }
+    }
+
+    /// Datafile polling counters (polling only).
+    pub fn datafile_stats(&self) -> Option<DatafileStats> {
+        self.inner.datafile_manager.get().map(PollingDatafileManager::stats)
     }
 
     /// A user context for the decide API.

@@ -6,7 +6,8 @@ use vario_core::{Attributes, DecidedBy, DecisionSource, FlagDecision};
 use vario_datafile::{ProjectConfig, VariationRef};
 use vario_events::{Impression, LogEvent, RuleType, UserEvent};
 
-use crate::client::{Client, Loaded};
+use crate::client::{Client, EventSink, Loaded};
+use crate::notification::{ActivateNotification, TrackNotification};
 
 /// What an impression reports.
 pub(crate) enum ImpressionOf<'a> {
@@ -23,7 +24,7 @@ pub(crate) fn send_impression(
     attributes: &Attributes,
     of: ImpressionOf<'_>,
 ) {
-    if client.inner.dispatcher.is_none() {
+    if client.inner.sink.is_off() {
         return;
     }
     let config: &ProjectConfig = &loaded.config;
@@ -72,7 +73,15 @@ pub(crate) fn send_impression(
             }
         }
     };
-    dispatch(client, loaded.events.impression(&impression));
+    let event = loaded.events.impression(&impression);
+    client.inner.notifications.notify_with(|| ActivateNotification {
+        experiment_key: impression.rule_key.to_owned(),
+        user_id: user_id.to_owned(),
+        attributes: attributes.clone(),
+        variation_key: impression.variation.map(|(_, key)| key.to_owned()),
+        log_event: LogEvent::from(event.clone()),
+    });
+    deliver(client, event);
 }
 
 /// Impression of a decide call (the caller checked the send rule).
@@ -113,19 +122,35 @@ pub(crate) fn send_conversion(
     attributes: &Attributes,
     tags: Option<&Map<String, Value>>,
 ) {
-    if client.inner.dispatcher.is_none() {
+    if client.inner.sink.is_off() {
         return;
     }
     if let Some(event) = loaded.events.conversion(event_key, user_id, attributes, tags) {
-        dispatch(client, event);
+        client.inner.notifications.notify_with(|| TrackNotification {
+            event_key: event_key.to_owned(),
+            user_id: user_id.to_owned(),
+            attributes: attributes.clone(),
+            event_tags: tags.cloned(),
+            log_event: LogEvent::from(event.clone()),
+        });
+        deliver(client, event);
     }
 }
 
-/// Each event goes out as its own batch; batching arrives with the event processor.
-fn dispatch(client: &Client, event: UserEvent) {
-    let Some(dispatcher) = &client.inner.dispatcher else { return };
-    let log_event = LogEvent::from(event);
-    if let Err(error) = dispatcher.dispatch(&log_event) {
-        tracing::warn!(%error, "event dispatch failed; the event is dropped");
+/// Hands a built event to the configured sink.
+fn deliver(client: &Client, event: UserEvent) {
+    match &client.inner.sink {
+        EventSink::Off => {}
+        EventSink::Batched(processor) => {
+            // A full or closed queue drops the event and counts it; never blocks.
+            processor.process(event);
+        }
+        EventSink::Immediate(dispatcher) => {
+            let log_event = LogEvent::from(event);
+            match dispatcher.dispatch(&log_event) {
+                Ok(()) => client.inner.notifications.notify_with(|| log_event.clone()),
+                Err(error) => tracing::warn!(%error, "event dispatch failed; the event is dropped"),
+            }
+        }
     }
 }

@@ -26,6 +26,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod builder;
 mod client;
 pub mod datafile_manager;
 mod error;
@@ -38,17 +39,18 @@ pub mod processor;
 mod profile;
 mod user_context;
 
-pub use client::{Client, ClientBuilder, DecidedVariation};
+pub use builder::ClientBuilder;
+pub use client::{Client, DecidedVariation};
 pub use datafile_manager::{DatafileManagerOptions, DatafileStats, PollingDatafileManager};
-pub use http_dispatcher::{HttpConfigError, HttpEventDispatcher, HttpEventDispatcherBuilder};
 pub use error::SdkError;
+pub use http_dispatcher::{HttpConfigError, HttpEventDispatcher, HttpEventDispatcherBuilder};
 pub use notification::{
     ActivateNotification, ConfigUpdateNotification, DecisionNotification, DecisionType, FailureReason, ListenerId,
     LogEventFailedNotification, Notification, NotificationCenter, NotificationKind, NotificationPayload,
     TrackNotification,
 };
-pub use processor::{EventProcessor, EventProcessorConfig, EventStats, ProcessorError};
 pub use options::DecideOptions;
+pub use processor::{EventProcessor, EventProcessorConfig, EventStats, ProcessorError};
 pub use profile::{InMemoryUserProfileService, ProfileServiceError, UserProfile, UserProfileService};
 pub use user_context::{Decision, DecisionError, UserContext};
 pub use vario_core::{AttributeValue, Attributes, Reason};

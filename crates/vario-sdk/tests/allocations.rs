@@ -16,7 +16,7 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 #[test]
 fn decide_get_variation_and_is_feature_enabled_do_not_allocate() {
     let config = ProjectConfig::from_value(&datafile(Shape::MEDIUM, 1)).unwrap();
-    let client = Client::builder().config(config.into()).build();
+    let client = Client::builder().config(config.into()).build().unwrap();
     let users: Vec<(String, Attributes)> = users(200, 2).into_iter().map(|(id, a)| (id, a.into())).collect();
     let contexts: Vec<_> = users.iter().map(|(id, a)| client.create_user_context(id.clone(), a.clone())).collect();
     let flags: Vec<String> = (0..20).map(|f| format!("flag_{f}")).collect();

@@ -50,7 +50,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let evaluator = Evaluator::new(config, events.clone());
+    let evaluator = Evaluator::new(config, events.clone())?;
     let stdin = std::io::stdin().lock();
     let stdout = std::io::stdout().lock();
     evaluator.run(stdin, stdout, events.as_ref())?;
@@ -98,14 +98,17 @@ pub struct Evaluator {
 impl Evaluator {
     /// An evaluator for `config`, with an in-memory user profile service, sending events
     /// to `events` (or nowhere).
-    pub fn new(config: ProjectConfig, events: Option<EventLines>) -> Self {
-        let builder =
-            Client::builder().config(Arc::new(config)).user_profile_service(InMemoryUserProfileService::new());
+    pub fn new(config: ProjectConfig, events: Option<EventLines>) -> anyhow::Result<Self> {
+        // Immediate delivery: every event of a call is written before its response line.
+        let builder = Client::builder()
+            .config(Arc::new(config))
+            .user_profile_service(InMemoryUserProfileService::new())
+            .immediate_events();
         let client = match events {
-            Some(events) => builder.event_dispatcher(events).build(),
-            None => builder.build(),
+            Some(events) => builder.event_dispatcher(events).build()?,
+            None => builder.build()?,
         };
-        Self { client }
+        Ok(Self { client })
     }
 
     /// Reads request lines until end of input, writing one response line each. Output is

@@ -92,7 +92,7 @@ fn run_case_set(dir: &Path) -> Vec<String> {
     let config = ProjectConfig::from_json(&datafile).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let sink = SharedBuf::default();
     let event_lines = EventLines::new(Box::new(sink.clone()), None);
-    let evaluator = Evaluator::new(config, Some(event_lines.clone()));
+    let evaluator = Evaluator::new(config, Some(event_lines.clone())).unwrap();
     let requests = std::fs::read_to_string(dir.join("requests.jsonl")).unwrap();
     let expected = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
     let mut failures = Vec::new();

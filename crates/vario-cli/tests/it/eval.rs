@@ -77,7 +77,7 @@ fn each_answer_is_flushed_before_the_next_request_arrives() {
 fn falsy_non_object_attributes_decide_like_the_reference_sdk_and_are_flagged() {
     use vario_cli::commands::eval::Evaluator;
     let config = vario_datafile::ProjectConfig::from_json(MINIMAL).unwrap();
-    let evaluator = Evaluator::new(config, None);
+    let evaluator = Evaluator::new(config, None).unwrap();
     // Legacy calls read `[]` as "no attributes" (with an error flag); decide refuses it.
     let legacy = evaluator.answer_line(r#"{"op": "get_enabled_features", "user_id": "u", "attributes": []}"#);
     assert_eq!(legacy["feature_keys"], serde_json::json!([]));

@@ -82,7 +82,10 @@ impl Df {
     pub(crate) fn client_with(&self, configure: impl FnOnce(ClientBuilder) -> ClientBuilder) -> Harness {
         let sink = Arc::new(CollectingDispatcher::new());
         let builder = Client::builder().datafile(&self.text()).expect("test datafile must load");
-        let client = configure(builder.event_dispatcher(Arc::clone(&sink))).build();
+        // Immediate delivery: each test looks at the events right after the call.
+        let client = configure(builder.event_dispatcher(Arc::clone(&sink)).immediate_events())
+            .build()
+            .expect("test client must start");
         Harness { client, sink }
     }
 }
