@@ -13,5 +13,6 @@ mod notifications;
 mod processor;
 mod profiles;
 mod props;
+mod runtime;
 mod spool;
 mod support;
