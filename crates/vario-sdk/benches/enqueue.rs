@@ -154,6 +154,10 @@ fn sustained(per_thread: usize, runs: usize) {
 criterion_group!(benches, bench);
 
 fn main() {
+    if std::env::var_os("VARIO_SCRATCH").is_some() {
+        scratch();
+        return;
+    }
     benches();
     // `cargo test --benches` runs this file without `--bench`: keep that short.
     if std::env::args().any(|a| a == "--bench") {
@@ -162,4 +166,37 @@ fn main() {
         sustained(5_000, 1);
     }
     Criterion::default().configure_from_args().final_summary();
+}
+
+#[allow(dead_code)]
+fn scratch() {
+    let event = event();
+    println!("size_of UserEvent = {}", std::mem::size_of::<UserEvent>());
+    let n = 1_000_000;
+    let stalled = Arc::new(Stalled(Mutex::new(false), Condvar::new()));
+    let p = start(stalled.clone(), 2_000_000);
+    p.process(event.clone());
+    std::thread::sleep(Duration::from_millis(50));
+    let events: Vec<UserEvent> = (0..n).map(|_| event.clone()).collect();
+    let t = Instant::now();
+    for e in events {
+        p.process(e);
+    }
+    let prod = t.elapsed();
+    let t = Instant::now();
+    stalled.open();
+    p.flush();
+    let work = t.elapsed();
+    println!(
+        "producer only: {:.1} ns/event; worker only: {:.1} ns/event; {:?}",
+        prod.as_nanos() as f64 / n as f64,
+        work.as_nanos() as f64 / n as f64,
+        p.stats()
+    );
+    let t = Instant::now();
+    let clones: Vec<UserEvent> = (0..n).map(|_| event.clone()).collect();
+    let c = t.elapsed();
+    let t = Instant::now();
+    drop(clones);
+    println!("clone {:.1} ns, drop {:.1} ns", c.as_nanos() as f64 / n as f64, t.elapsed().as_nanos() as f64 / n as f64);
 }

@@ -11,6 +11,7 @@ use vario_events::{EventDispatcher, EventFactory};
 
 use crate::builder::ClientBuilder;
 use crate::datafile_manager::{DatafileStats, PollingDatafileManager};
+use crate::decision_notice;
 use crate::error::SdkError;
 use crate::events::{self, ImpressionOf};
 use crate::forced::ForcedVariationStore;
@@ -227,6 +228,7 @@ impl Client {
         let mut profile = self.lookup_profile(user_id, DecideOptions::NONE);
         let (at, _) = experiment_variation(&loaded.config, experiment, &user, profile.as_mut(), &mut ());
         self.save_profile(user_id, profile);
+        decision_notice::experiment(self, &loaded.config, experiment, at, user_id, attributes);
         Some(DecidedVariation { at: at?, loaded })
     }
 
@@ -271,6 +273,7 @@ impl Client {
         let Some(flag) = loaded.config.flag_by_key(flag_key) else { return false };
         let decision = self.legacy_flag_decision(&loaded.config, flag, user_id, attributes);
         events::send_legacy_flag_impression(self, &loaded, user_id, attributes, &decision);
+        decision_notice::feature(self, &loaded.config, &decision, user_id, attributes);
         decision.enabled
     }
 
@@ -282,6 +285,7 @@ impl Client {
             .filter(|&flag| {
                 let decision = self.legacy_flag_decision(&loaded.config, flag, user_id, attributes);
                 events::send_legacy_flag_impression(self, &loaded, user_id, attributes, &decision);
+                decision_notice::feature(self, &loaded.config, &decision, user_id, attributes);
                 decision.enabled
             })
             .map(|flag| loaded.config.flags[flag].key.clone())
@@ -367,7 +371,9 @@ impl Client {
         let config = self.config()?;
         let flag = config.flag_by_key(flag_key)?;
         let decision = self.legacy_flag_decision(&config, flag, user_id, attributes);
-        Some(variables_map(&config, &decision))
+        let values = variables_map(&config, &decision);
+        decision_notice::all_variables(self, &config, &decision, &values, user_id, attributes);
+        Some(values)
     }
 
     fn typed_variable(
@@ -385,6 +391,7 @@ impl Client {
             return None;
         }
         let decision = self.legacy_flag_decision(&config, flag, user_id, attributes);
+        decision_notice::variable(self, &config, &decision, variable, user_id, attributes);
         Some(decision.variable_value(&config, variable).clone()).filter(|v| !v.is_null())
     }
 

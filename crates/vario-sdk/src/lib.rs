@@ -29,6 +29,7 @@
 mod builder;
 mod client;
 pub mod datafile_manager;
+mod decision_notice;
 mod error;
 mod events;
 mod forced;

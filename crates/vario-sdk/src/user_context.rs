@@ -7,6 +7,7 @@ use vario_core::{AttributeValue, Attributes, FlagDecision, ForcedDecisions, Prof
 use vario_datafile::ProjectConfig;
 
 use crate::client::{Client, Loaded, variables_map};
+use crate::decision_notice;
 use crate::events;
 use crate::options::DecideOptions;
 
@@ -91,6 +92,18 @@ impl Decision {
         let (loaded, d) = self.outcome.as_ref().ok().filter(|_| !self.exclude_variables)?;
         let i = loaded.config.flags[d.flag].variable_by_key(key)?;
         Some(d.variable_value(&loaded.config, i))
+    }
+
+    /// The experiment (or holdout) id and variation id behind the decision, as reported
+    /// in notifications.
+    pub(crate) fn wire_ids(&self) -> (Option<String>, Option<String>) {
+        let Ok((loaded, d)) = &self.outcome else { return (None, None) };
+        let config = &loaded.config;
+        let experiment = match d.holdout(config) {
+            Some(h) => Some(h.id.clone()),
+            None => d.rule().map(|e| config.experiments[e].id.clone()),
+        };
+        (experiment, d.variation(config).map(|v| v.id.clone()))
     }
 
     /// The engine's decision, with machine-readable source and reason.
@@ -254,15 +267,24 @@ impl UserContext {
         };
         drop(forced);
         let sends = decision.source() != vario_core::DecisionSource::Rollout || config.send_flag_decisions;
-        if sends && !options.contains(DecideOptions::DISABLE_DECISION_EVENT) {
+        let sends = sends && !options.contains(DecideOptions::DISABLE_DECISION_EVENT);
+        if sends {
             events::send_flag_impression(&self.client, loaded, &self.user_id, &self.attributes, &decision);
         }
-        Decision {
+        let decision = Decision {
             outcome: Ok((Arc::clone(loaded), decision)),
             exclude_variables: options.contains(DecideOptions::EXCLUDE_VARIABLES),
             variables: OnceLock::new(),
             trace,
             report_error: true,
-        }
+        };
+        decision_notice::flag(
+            &self.client,
+            &decision,
+            sends && !self.client.inner.sink.is_off(),
+            &self.user_id,
+            &self.attributes,
+        );
+        decision
     }
 }

@@ -267,3 +267,55 @@ fn dropping_the_last_client_delivers_queued_events() {
     drop(client);
     assert_eq!(delivered_uuids(&server).len(), 2, "the impression and the conversion");
 }
+
+#[test]
+fn decisions_impressions_and_tracks_are_announced_to_listeners() {
+    use std::sync::Mutex;
+    use vario_events::CollectingDispatcher;
+
+    let client = Client::builder()
+        .datafile(&datafile(3))
+        .unwrap()
+        .event_dispatcher(CollectingDispatcher::new())
+        .immediate_events()
+        .build()
+        .unwrap();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = seen.clone();
+    client.notification_center().add_decision_listener(move |n| {
+        log.lock().unwrap().push(format!("{} {}", n.decision_type.as_str(), n.info));
+    });
+    let log = seen.clone();
+    client.notification_center().add_activate_listener(move |n| {
+        log.lock().unwrap().push(format!("activate {} {:?}", n.experiment_key, n.variation_key));
+    });
+    let log = seen.clone();
+    client.notification_center().add_track_listener(move |n| {
+        log.lock().unwrap().push(format!("track {} {}", n.event_key, n.user_id));
+    });
+
+    let user = client.create_user_context("u", Attributes::new());
+    user.decide("flag", DecideOptions::NONE);
+    assert!(client.is_feature_enabled("flag", "u", &Attributes::new()));
+    client.get_feature_variable("flag", "label", "u", &Attributes::new());
+    user.track_event("purchase", None);
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 6, "{seen:#?}");
+    assert_eq!(seen[0], "activate everyone Some(\"rev3\")");
+    assert!(seen[1].starts_with("flag {"), "{}", seen[1]);
+    let flag: Value = serde_json::from_str(&seen[1]["flag ".len()..]).unwrap();
+    assert_eq!(flag["variation_key"], "rev3");
+    assert_eq!(flag["rule_key"], "everyone");
+    assert_eq!(flag["decision_event_dispatched"], true);
+    assert_eq!(flag["experiment_id"], "e");
+    assert_eq!(flag["variables"], json!({"label": "rev3"}));
+    assert_eq!(seen[2], "activate everyone Some(\"rev3\")");
+    assert!(seen[3].starts_with("feature {") && seen[3].contains("\"source\":\"rollout\""), "{}", seen[3]);
+    assert!(
+        seen[4].starts_with("feature-variable {") && seen[4].contains("\"variable_value\":\"rev3\""),
+        "{}",
+        seen[4]
+    );
+    assert_eq!(seen[5], "track purchase u");
+}
