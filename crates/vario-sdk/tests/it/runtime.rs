@@ -162,30 +162,35 @@ fn deciding_threads_see_only_whole_configs_while_the_config_changes() {
     let configs: Vec<Arc<ProjectConfig>> =
         (0..4).map(|r| Arc::new(ProjectConfig::from_json(&datafile(r)).unwrap())).collect();
     let stop = Arc::new(AtomicUsize::new(0));
+    let decided = Arc::new(AtomicUsize::new(0));
     let deciders: Vec<_> = (0..8)
         .map(|t| {
             let client = client.clone();
-            let stop = stop.clone();
+            let (stop, decided) = (stop.clone(), decided.clone());
             std::thread::spawn(move || {
                 let user = client.create_user_context(format!("user-{t}"), Attributes::new());
-                let mut decisions = 0usize;
                 while stop.load(Ordering::Relaxed) == 0 {
                     let d = user.decide("flag", DecideOptions::NONE);
                     let key = d.variation_key().map(str::to_owned);
                     // The variable and the variation must come from the same config.
                     assert_eq!(d.variables().get("label").and_then(Value::as_str), key.as_deref());
-                    decisions += 1;
+                    decided.fetch_add(1, Ordering::Relaxed);
                 }
-                decisions
             })
         })
         .collect();
-    for i in 0..2000 {
-        client.set_config(configs[i % configs.len()].clone());
+    // Swap until the deciders made plenty of decisions across swaps (bounded in time).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut swaps = 0;
+    while (swaps < 2000 || decided.load(Ordering::Relaxed) < 20_000) && Instant::now() < deadline {
+        client.set_config(configs[swaps % configs.len()].clone());
+        swaps += 1;
     }
     stop.store(1, Ordering::Relaxed);
-    let total: usize = deciders.into_iter().map(|t| t.join().unwrap()).sum();
-    assert!(total > 0);
+    for t in deciders {
+        t.join().expect("a decider saw a mixed config");
+    }
+    assert!(decided.load(Ordering::Relaxed) > 0);
 }
 
 #[test]
