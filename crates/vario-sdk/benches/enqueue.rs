@@ -4,7 +4,9 @@
 //! - `process_queue_full`: one `process()` refused because the queue is full (the
 //!   endpoint stalls);
 //! - sustained (printed after the criterion groups): 2 threads each enqueue 500,000
-//!   events while the processor delivers batches of 10; events/s and drops.
+//!   events (prebuilt, or built in the loop) as fast as they can while the processor
+//!   delivers batches of 10; then 2 threads at 50,000 events/s each for 2 s. Events/s
+//!   and drops.
 //!
 //! Run with `cargo bench -p vario-sdk --bench enqueue`.
 
@@ -109,94 +111,94 @@ fn bench(c: &mut Criterion) {
     drop(processor);
 }
 
-/// 2 threads × 500,000 events into one processor delivering to `Discard`.
-fn sustained(per_thread: usize, runs: usize) {
+/// How the sustained producers get their events.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    /// Built before the clock starts: the hand-off alone, as fast as it goes.
+    Prebuilt,
+    /// Built in the loop (a clone, about what `track` allocates), as fast as it goes.
+    Built,
+    /// Built in the loop at this many events per second per thread.
+    Paced(u32),
+}
+
+/// 2 threads × `per_thread` events into one processor (default settings) delivering to
+/// `Discard`.
+fn sustained(source: Source, per_thread: usize) {
     let event = event();
-    for run in 1..=runs {
-        let processor = Arc::new(start(Arc::new(Discard), EventProcessorConfig::DEFAULT_QUEUE_CAPACITY));
-        // Events are prebuilt, so the figure is the hand-off alone.
-        let inputs: Vec<Vec<UserEvent>> = (0..2).map(|_| (0..per_thread).map(|_| event.clone()).collect()).collect();
-        let started = Instant::now();
-        let threads: Vec<_> = inputs
-            .into_iter()
-            .map(|events| {
-                let processor = processor.clone();
-                std::thread::spawn(move || {
+    let processor = Arc::new(start(Arc::new(Discard), EventProcessorConfig::DEFAULT_QUEUE_CAPACITY));
+    let inputs: Vec<Vec<UserEvent>> = match source {
+        Source::Prebuilt => (0..2).map(|_| (0..per_thread).map(|_| event.clone()).collect()).collect(),
+        Source::Built | Source::Paced(_) => vec![Vec::new(), Vec::new()],
+    };
+    let started = Instant::now();
+    let threads: Vec<_> = inputs
+        .into_iter()
+        .map(|events| {
+            let (processor, event) = (processor.clone(), event.clone());
+            std::thread::spawn(move || match source {
+                Source::Prebuilt => {
                     for e in events {
                         processor.process(e);
                     }
-                })
+                }
+                Source::Built => {
+                    for _ in 0..per_thread {
+                        processor.process(event.clone());
+                    }
+                }
+                Source::Paced(rate) => {
+                    // Bursts every millisecond, as a busy service produces them.
+                    let per_ms = (rate / 1000).max(1) as usize;
+                    let begin = Instant::now();
+                    let mut sent = 0;
+                    while sent < per_thread {
+                        for _ in 0..per_ms.min(per_thread - sent) {
+                            processor.process(event.clone());
+                        }
+                        sent += per_ms;
+                        let due = begin + Duration::from_secs_f64(sent as f64 / f64::from(rate));
+                        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    }
+                }
             })
-            .collect();
-        for t in threads {
-            let _ = t.join();
-        }
-        let enqueue_time = started.elapsed();
-        processor.flush();
-        let total_time = started.elapsed();
-        let stats = processor.stats();
-        let offered = (2 * per_thread) as f64;
-        println!(
-            "sustained run {run}: 2 x {per_thread} events offered in {enqueue_time:.2?} = {:.2} M/s offered; \
-             accepted {} ({:.2} M/s), dropped {} (queue full); delivered {} in {} batches, all done in {total_time:.2?} \
-             = {:.2} M events/s delivered",
-            offered / enqueue_time.as_secs_f64() / 1e6,
-            stats.enqueued,
-            stats.enqueued as f64 / enqueue_time.as_secs_f64() / 1e6,
-            stats.dropped_queue_full,
-            stats.events_sent,
-            stats.batches_sent,
-            stats.events_sent as f64 / total_time.as_secs_f64() / 1e6,
-        );
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
     }
+    let enqueue_time = started.elapsed();
+    processor.flush();
+    let total_time = started.elapsed();
+    let stats = processor.stats();
+    let offered = (2 * per_thread) as f64;
+    println!(
+        "sustained {source:?}: 2 x {per_thread} events offered in {enqueue_time:.2?} ({:.2} M/s); accepted {} ({:.2} M/s), \
+         dropped {} (queue full); delivered {} in {} batches, done in {total_time:.2?}",
+        offered / enqueue_time.as_secs_f64() / 1e6,
+        stats.enqueued,
+        stats.enqueued as f64 / enqueue_time.as_secs_f64() / 1e6,
+        stats.dropped_queue_full,
+        stats.events_sent,
+        stats.batches_sent,
+    );
 }
 
 criterion_group!(benches, bench);
 
 fn main() {
-    if std::env::var_os("VARIO_SCRATCH").is_some() {
-        scratch();
-        return;
-    }
     benches();
     // `cargo test --benches` runs this file without `--bench`: keep that short.
     if std::env::args().any(|a| a == "--bench") {
-        sustained(500_000, 3);
+        for _ in 0..3 {
+            sustained(Source::Prebuilt, 500_000);
+        }
+        for _ in 0..3 {
+            sustained(Source::Built, 500_000);
+        }
+        sustained(Source::Paced(50_000), 100_000);
     } else {
-        sustained(5_000, 1);
+        sustained(Source::Built, 5_000);
     }
     Criterion::default().configure_from_args().final_summary();
-}
-
-#[allow(dead_code)]
-fn scratch() {
-    let event = event();
-    println!("size_of UserEvent = {}", std::mem::size_of::<UserEvent>());
-    let n = 1_000_000;
-    let stalled = Arc::new(Stalled(Mutex::new(false), Condvar::new()));
-    let p = start(stalled.clone(), 2_000_000);
-    p.process(event.clone());
-    std::thread::sleep(Duration::from_millis(50));
-    let events: Vec<UserEvent> = (0..n).map(|_| event.clone()).collect();
-    let t = Instant::now();
-    for e in events {
-        p.process(e);
-    }
-    let prod = t.elapsed();
-    let t = Instant::now();
-    stalled.open();
-    p.flush();
-    let work = t.elapsed();
-    println!(
-        "producer only: {:.1} ns/event; worker only: {:.1} ns/event; {:?}",
-        prod.as_nanos() as f64 / n as f64,
-        work.as_nanos() as f64 / n as f64,
-        p.stats()
-    );
-    let t = Instant::now();
-    let clones: Vec<UserEvent> = (0..n).map(|_| event.clone()).collect();
-    let c = t.elapsed();
-    let t = Instant::now();
-    drop(clones);
-    println!("clone {:.1} ns, drop {:.1} ns", c.as_nanos() as f64 / n as f64, t.elapsed().as_nanos() as f64 / n as f64);
 }
