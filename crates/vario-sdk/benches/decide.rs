@@ -3,10 +3,19 @@
 //! event dispatcher. Run with `cargo bench -p vario-sdk --bench decide`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use vario_sdk::{Attributes, Client, DecideOptions, ProjectConfig};
+use vario_sdk::{Attributes, Client, DecideOptions, DispatchError, EventDispatcher, LogEvent, ProjectConfig};
 use vario_testkit::{Shape, datafile, users};
 
 const USERS: usize = 10_000;
+
+/// Accepts every batch: measures the SDK side of event delivery, not a network.
+struct Discard;
+
+impl EventDispatcher for Discard {
+    fn dispatch(&self, _: &LogEvent) -> Result<(), DispatchError> {
+        Ok(())
+    }
+}
 
 fn bench(c: &mut Criterion) {
     let config = ProjectConfig::from_value(&datafile(Shape::MEDIUM, 1)).expect("generated datafile is valid");
@@ -45,6 +54,24 @@ fn bench(c: &mut Criterion) {
             std::hint::black_box(client.is_feature_enabled(&flags[i % 20], id, attributes))
         })
     });
+    // With batched delivery: every decide in this datafile sends an impression
+    // (sendFlagDecisions), queued for the background thread.
+    let batched = Client::builder()
+        .config(client.config().expect("configured"))
+        .event_dispatcher(Discard)
+        .build()
+        .expect("client starts");
+    let batched_contexts: Vec<_> =
+        users.iter().map(|(id, a)| batched.create_user_context(id.clone(), a.clone())).collect();
+    c.bench_function("decide_one_flag_with_impression_enqueued", |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            let decision = batched_contexts[i % USERS].decide(&flags[i % 20], DecideOptions::NONE);
+            std::hint::black_box(decision.enabled())
+        })
+    });
+    let stats = batched.event_stats().expect("batched");
+    println!("impressions: {} queued, {} dropped (queue full)", stats.enqueued, stats.dropped_queue_full);
     c.bench_function("decide_all_20_flags", |b| {
         b.iter(|| {
             i = i.wrapping_add(1);

@@ -1,13 +1,16 @@
 //! From decisions to events: which call sends which impression (decisions.md §7), and
 //! the hand-off to the dispatcher. Building the payload is `vario-events`' job.
 
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use serde_json::{Map, Value};
 use vario_core::{Attributes, DecidedBy, DecisionSource, FlagDecision};
 use vario_datafile::{ProjectConfig, VariationRef};
 use vario_events::{Impression, LogEvent, RuleType, UserEvent};
 
 use crate::client::{Client, EventSink, Loaded};
-use crate::notification::{ActivateNotification, TrackNotification};
+use crate::notification::{ActivateNotification, NotificationKind, TrackNotification};
 
 /// What an impression reports.
 pub(crate) enum ImpressionOf<'a> {
@@ -27,8 +30,31 @@ pub(crate) fn send_impression(
     if client.inner.sink.is_off() {
         return;
     }
+    let (event, impression) = build_impression(loaded, user_id, attributes, &of);
+    client.inner.notifications.notify_with(|| ActivateNotification {
+        experiment_key: impression.experiment_key,
+        user_id: user_id.to_owned(),
+        attributes: attributes.clone(),
+        variation_key: impression.variation_key,
+        log_event: LogEvent::from(event.clone()),
+    });
+    deliver(client, event);
+}
+
+/// What the activate notification reports about an impression.
+struct ImpressionSummary {
+    experiment_key: String,
+    variation_key: Option<String>,
+}
+
+fn build_impression(
+    loaded: &Loaded,
+    user_id: &str,
+    attributes: &Attributes,
+    of: &ImpressionOf<'_>,
+) -> (UserEvent, ImpressionSummary) {
     let config: &ProjectConfig = &loaded.config;
-    let impression = match of {
+    let impression = match *of {
         ImpressionOf::Activate(v) => {
             let exp = &config.experiments[v.experiment];
             let variation = config.variation(v);
@@ -73,15 +99,41 @@ pub(crate) fn send_impression(
             }
         }
     };
-    let event = loaded.events.impression(&impression);
-    client.inner.notifications.notify_with(|| ActivateNotification {
+    let summary = ImpressionSummary {
         experiment_key: impression.rule_key.to_owned(),
-        user_id: user_id.to_owned(),
-        attributes: attributes.clone(),
         variation_key: impression.variation.map(|(_, key)| key.to_owned()),
-        log_event: LogEvent::from(event.clone()),
-    });
-    deliver(client, event);
+    };
+    (loaded.events.impression(&impression), summary)
+}
+
+/// Impression of a decide call from a user context, whose id and attributes are
+/// shared: with batched delivery and no activate listener, the event is built on the
+/// processor's thread and the decision only pays for queueing it.
+pub(crate) fn send_context_impression(
+    client: &Client,
+    loaded: &Arc<Loaded>,
+    user_id: &Arc<str>,
+    attributes: &Arc<Attributes>,
+    decision: &FlagDecision,
+) {
+    match &client.inner.sink {
+        EventSink::Batched(processor) if !client.inner.notifications.has_listeners(NotificationKind::Activate) => {
+            let timestamp = now_ms();
+            let (loaded, user_id, attributes, decision) =
+                (Arc::clone(loaded), Arc::clone(user_id), Arc::clone(attributes), *decision);
+            processor.process_deferred(move || {
+                let (event, _) = build_impression(&loaded, &user_id, &attributes, &ImpressionOf::Flag(&decision));
+                event.with_timestamp(timestamp)
+            });
+        }
+        _ => send_flag_impression(client, loaded, user_id, attributes, decision),
+    }
+}
+
+/// Milliseconds since the Unix epoch, as events carry them.
+fn now_ms() -> i64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Impression of a decide call (the caller checked the send rule).

@@ -269,7 +269,7 @@ impl UserContext {
         let sends = decision.source() != vario_core::DecisionSource::Rollout || config.send_flag_decisions;
         let sends = sends && !options.contains(DecideOptions::DISABLE_DECISION_EVENT);
         if sends {
-            events::send_flag_impression(&self.client, loaded, &self.user_id, &self.attributes, &decision);
+            events::send_context_impression(&self.client, loaded, &self.user_id, &self.attributes, &decision);
         }
         let decision = Decision {
             outcome: Ok((Arc::clone(loaded), decision)),

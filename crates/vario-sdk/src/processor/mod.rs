@@ -299,6 +299,21 @@ struct Shared {
     worker: OnceLock<ThreadId>,
 }
 
+/// An event in the queue: built by the caller, or to be built by the worker.
+pub(crate) enum QueuedEvent {
+    Built(UserEvent),
+    Deferred(Box<dyn FnOnce() -> UserEvent + Send>),
+}
+
+impl QueuedEvent {
+    pub(crate) fn into_event(self) -> UserEvent {
+        match self {
+            Self::Built(event) => event,
+            Self::Deferred(build) => build(),
+        }
+    }
+}
+
 /// A request from the handle to the worker.
 enum Control {
     /// Deliver everything queued before this request, then answer.
@@ -313,9 +328,9 @@ enum Control {
 /// `Send + Sync`: share it (e.g. in an `Arc`) between the threads that produce events.
 /// Dropping it closes it.
 pub struct EventProcessor {
-    events: Sender<UserEvent>,
+    events: Sender<QueuedEvent>,
     /// A second receiver, to count and collect events that raced with `close`.
-    leftovers: Receiver<UserEvent>,
+    leftovers: Receiver<QueuedEvent>,
     control: Sender<Control>,
     shared: Arc<Shared>,
     config: EventProcessorConfig,
@@ -377,6 +392,18 @@ impl EventProcessor {
     /// closed), which is counted. Never blocks, never panics.
     #[inline]
     pub fn process(&self, event: UserEvent) -> bool {
+        self.enqueue(QueuedEvent::Built(event))
+    }
+
+    /// Queues an event that the background thread builds: the caller pays for a few
+    /// reference counts instead of building the payload. `build` runs once, on the
+    /// processor's thread, unless the event is dropped (then it never runs).
+    #[inline]
+    pub fn process_deferred(&self, build: impl FnOnce() -> UserEvent + Send + 'static) -> bool {
+        self.enqueue(QueuedEvent::Deferred(Box::new(build)))
+    }
+
+    fn enqueue(&self, event: QueuedEvent) -> bool {
         if self.shared.closed.load(Ordering::Acquire) {
             bump(&self.shared.counters.dropped_closed, 1);
             return false;

@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use vario_events::{DispatchError, EventDispatcher, LogEvent, UserEvent};
 
 use super::spool::Spool;
-use super::{Control, Counters, EventProcessorConfig, Shared, bump};
+use super::{Control, Counters, EventProcessorConfig, QueuedEvent, Shared, bump};
 use crate::notification::{FailureReason, LogEventFailedNotification, Notification, NotificationCenter};
 
 /// How long the worker sleeps with no batch open: it wakes earlier for any request.
@@ -42,7 +42,7 @@ enum Outcome {
 
 pub(super) struct Worker {
     config: EventProcessorConfig,
-    events: Receiver<UserEvent>,
+    events: Receiver<QueuedEvent>,
     control: Receiver<Control>,
     dispatcher: Arc<dyn EventDispatcher>,
     notifications: NotificationCenter,
@@ -65,7 +65,7 @@ pub(super) struct Worker {
 impl Worker {
     pub(super) fn new(
         config: EventProcessorConfig,
-        events: Receiver<UserEvent>,
+        events: Receiver<QueuedEvent>,
         control: Receiver<Control>,
         dispatcher: Arc<dyn EventDispatcher>,
         notifications: NotificationCenter,
@@ -238,8 +238,9 @@ impl Worker {
     }
 
     /// Adds an event to the open batch, sealing batches by the split rule and the size.
-    fn add(&mut self, event: UserEvent) {
+    fn add(&mut self, event: QueuedEvent) {
         bump(&self.counters().received, 1);
+        let event = event.into_event();
         if self.batch.last().is_some_and(|last| !event.batches_with(last)) {
             self.seal();
         }
