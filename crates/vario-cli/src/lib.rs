@@ -25,6 +25,8 @@ pub enum Command {
     /// Datafile tools.
     #[command(subcommand)]
     Datafile(commands::datafile::Command),
+    /// Run the server: Events API, datafile hosting, health and metrics.
+    Serve(commands::serve::Args),
 }
 
 /// Runs a parsed command line.
@@ -32,5 +34,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Eval(args) => commands::eval::run(&args),
         Command::Datafile(command) => commands::datafile::run(&command),
+        Command::Serve(args) => commands::serve::run(args),
     }
 }

@@ -6,3 +6,5 @@ mod compat;
 mod datafile;
 /// The protocol details of `vario eval` (errors, exit codes, flushing).
 mod eval;
+/// `vario serve` as a process: SIGKILL crash safety, SIGTERM, configuration, read-only data.
+mod serve;

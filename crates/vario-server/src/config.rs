@@ -1,0 +1,141 @@
+//! What the server can be told: limits on requests, write keys, storage tuning. The
+//! CLI fills it from flags, `VARIO_*` variables and the TOML file; every table here is a
+//! table of that file (`[events]`, `[limits]`, `[storage]`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Everything the server needs to start.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Where the event log, the datafiles and the admin token live.
+    pub data_dir: PathBuf,
+    /// The admin token; when `None`, the one saved in the data directory, or a new one.
+    pub admin_token: Option<String>,
+    /// Events API settings.
+    pub events: EventsConfig,
+    /// Request limits.
+    pub limits: Limits,
+    /// Event log tuning.
+    pub storage: StorageConfig,
+    /// After a shutdown signal, how long in-flight requests may take to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults for data directory `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            admin_token: None,
+            events: EventsConfig::default(),
+            limits: Limits::default(),
+            storage: StorageConfig::default(),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    /// Never prints a secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("data_dir", &self.data_dir)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "<set>"))
+            .field("events", &self.events)
+            .field("limits", &self.limits)
+            .field("storage", &self.storage)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .finish()
+    }
+}
+
+/// `[events]`: who may send events.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Write key per project id. A batch for a project listed here must carry the key
+    /// (`Authorization: Bearer KEY` or `X-Vario-Write-Key: KEY`).
+    pub write_keys: BTreeMap<String, String>,
+    /// Refuse batches for projects that have no write key.
+    pub require_write_key: bool,
+}
+
+impl std::fmt::Debug for EventsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventsConfig")
+            .field("write_keys", &self.write_keys.keys().collect::<Vec<_>>())
+            .field("require_write_key", &self.require_write_key)
+            .finish()
+    }
+}
+
+/// `[limits]`: the largest requests accepted. Documented in `docs/http-api.md`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest event request body, compressed and decompressed: 3.5 MiB, Optimizely's
+    /// limit for one event batch.
+    pub max_body_bytes: usize,
+    /// Most visitors in one batch.
+    pub max_visitors: usize,
+    /// Most events in one batch, over all visitors and snapshots.
+    pub max_events: usize,
+    /// Most attributes of one visitor.
+    pub max_attributes: usize,
+    /// Longest id, key, uuid, revision or client name/version, in bytes.
+    pub max_id_bytes: usize,
+    /// Longest `visitor_id`, in bytes.
+    pub max_visitor_id_bytes: usize,
+    /// Longest string attribute value, in bytes.
+    pub max_attribute_value_bytes: usize,
+    /// Largest `tags` object of one event, as JSON bytes.
+    pub max_tags_bytes: usize,
+    /// Largest datafile upload, compressed and decompressed.
+    pub max_datafile_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 3_670_016,
+            max_visitors: 10_000,
+            max_events: 10_000,
+            max_attributes: 1_000,
+            max_id_bytes: 256,
+            max_visitor_id_bytes: 1_024,
+            max_attribute_value_bytes: 4_096,
+            max_tags_bytes: 65_536,
+            max_datafile_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[storage]`: event log tuning.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Stop accepting events (503) once the log reaches about this many bytes.
+    pub max_bytes: Option<u64>,
+    /// Batches that may wait for the writer before requests get 503 `overloaded`.
+    pub queue_capacity: usize,
+    /// Events one group commit takes at most.
+    pub max_group_events: usize,
+    /// While the log cannot be opened (say, a read-only directory), try again this often.
+    pub reopen_interval_seconds: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        let store = vario_store::StoreOptions::default();
+        Self {
+            max_bytes: None,
+            queue_capacity: store.queue_capacity,
+            max_group_events: store.max_group_events,
+            reopen_interval_seconds: 5,
+        }
+    }
+}

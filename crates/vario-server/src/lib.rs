@@ -1,0 +1,143 @@
+//! Vario's HTTP service.
+//!
+//! - `POST /v1/events`: the Optimizely event-batch JSON as the official SDKs send it
+//!   (gzip too); 204 only once the batch is durable in the event log, deduplicated by
+//!   event uuid; 400/413 with a JSON error naming the field path; 503 when storage is
+//!   unavailable.
+//! - `GET /datafiles/{sdk_key}.json` and `PUT /api/v1/environments/{sdk_key}/datafile`.
+//! - `GET /healthz`, `GET /metrics` (Prometheus text).
+//!
+//! `docs/http-api.md` is the reference. [`router`] builds the service, [`serve`] runs it
+//! until a shutdown signal and leaves everything accepted on disk.
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod state;
+pub mod validate;
+
+use std::future::{Future, IntoFuture};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use tokio::net::TcpListener;
+
+pub use auth::TokenSource;
+pub use config::{EventsConfig, Limits, ServerConfig, StorageConfig};
+pub use error::{ApiError, Code, ServerError};
+pub use state::AppState;
+
+/// The service: every route, the JSON 404/405, and request timing.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/events", post(routes::events::post_events))
+        .route("/datafiles/{file}", get(routes::datafiles::get_datafile))
+        .route("/api/v1/environments/{sdk_key}/datafile", put(routes::datafiles::put_datafile))
+        .route("/healthz", get(routes::health::healthz))
+        .route("/metrics", get(routes::health::metrics))
+        .fallback(|| async { ApiError::new(Code::NotFound, "no such endpoint; see docs/http-api.md") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(Code::MethodNotAllowed, "this endpoint does not take that method")
+        })
+        // Bodies are read by the handlers with their own limits (events, datafiles).
+        .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn_with_state(state.clone(), time_request))
+        .with_state(state)
+}
+
+async fn time_request(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let route = metrics::Route::of(request.uri().path());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    app.metrics().observe_request(route, started.elapsed());
+    response
+}
+
+/// Serves on `listener` until `shutdown` completes; then stops accepting, lets
+/// in-flight requests finish (for at most the configured grace period), commits every
+/// accepted batch and closes the event log. While the log cannot be opened, retries in
+/// the background.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let reopen = tokio::spawn(reopen_store(state.clone()));
+    let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections; finishing requests in flight");
+            let _ = fired_tx.send(());
+        })
+        .into_future();
+    let grace = state.config().shutdown_grace;
+    let deadline = async move {
+        if fired_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let served = tokio::select! {
+        result = server => result.map_err(|e| ServerError::Io { message: "the server failed".into(), source: e }),
+        () = deadline => {
+            tracing::warn!(?grace, "requests still running after the grace period are dropped (they got no 2xx)");
+            Ok(())
+        }
+    };
+    reopen.abort();
+    // Every 204 already waited for its commit; this commits what is queued and closes.
+    let closing = state.clone();
+    tokio::task::spawn_blocking(move || closing.close_store())
+        .await
+        .map_err(|e| ServerError::Config(format!("closing the event log failed: {e}")))?;
+    tracing::info!("event log closed; stopped");
+    served
+}
+
+async fn reopen_store(state: AppState) {
+    let every = Duration::from_secs(state.config().storage.reopen_interval_seconds.max(1));
+    loop {
+        let s = state.clone();
+        if tokio::task::spawn_blocking(move || s.try_reopen_store()).await.unwrap_or(false) {
+            return;
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            () = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

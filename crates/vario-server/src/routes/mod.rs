@@ -1,0 +1,5 @@
+//! The HTTP endpoints, one file per group.
+
+pub mod datafiles;
+pub mod events;
+pub mod health;

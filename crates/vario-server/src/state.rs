@@ -1,0 +1,199 @@
+//! [`AppState`]: what every request handler shares — the config, the admin token, the
+//! event store (or why it is unavailable), the hosted datafiles and the metrics.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::SystemTime;
+
+use axum::body::Bytes;
+use vario_store::{Datafiles, Store, StoreError, StoreOptions, StoredDatafile};
+
+use crate::auth::{TokenSource, resolve_admin_token};
+use crate::config::ServerConfig;
+use crate::error::{ApiError, Code, ServerError};
+use crate::metrics::Metrics;
+
+/// One environment's datafile, ready to serve.
+#[derive(Debug)]
+pub struct Hosted {
+    /// The datafile as uploaded.
+    pub bytes: Bytes,
+    /// Strong ETag, quotes included.
+    pub etag: String,
+    /// When it was stored.
+    pub modified: SystemTime,
+}
+
+impl From<StoredDatafile> for Hosted {
+    fn from(d: StoredDatafile) -> Self {
+        // 128 bits of the SHA-256 keep the header short and collisions out of reach.
+        Self { etag: format!("\"{}\"", &d.sha256[..32]), bytes: Bytes::from(d.bytes), modified: d.modified }
+    }
+}
+
+/// Shared state of the handlers; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ServerConfig,
+    admin_token: String,
+    metrics: Arc<Metrics>,
+    store: RwLock<Result<Store, StoreError>>,
+    store_options: StoreOptions,
+    datafiles: Datafiles,
+    hosted: RwLock<HashMap<String, Arc<Hosted>>>,
+    // Uploads of datafiles one at a time, so the file on disk and the served copy agree.
+    datafile_writes: tokio::sync::Mutex<()>,
+    shutting_down: AtomicBool,
+}
+
+impl AppState {
+    /// Prepares the server's state: resolves the admin token, opens the event log and
+    /// loads the datafiles. A data directory that cannot be written does not stop the
+    /// start: datafiles are served, events get 503 until the log can be opened.
+    pub fn open(config: ServerConfig) -> Result<(Self, TokenSource), ServerError> {
+        check(&config)?;
+        let (admin_token, source) = resolve_admin_token(config.admin_token.as_deref(), &config.data_dir)?;
+        let metrics = Arc::new(Metrics::default());
+        let observer = Arc::clone(&metrics);
+        let store_options = StoreOptions {
+            queue_capacity: config.storage.queue_capacity,
+            max_group_events: config.storage.max_group_events,
+            max_bytes: config.storage.max_bytes,
+            on_commit: Some(Arc::new(move |info| observer.observe_commit(info))),
+        };
+        let store = match Store::open_with(&config.data_dir, store_options.clone()) {
+            Ok(store) => Ok(store),
+            Err(e) if e.is_unavailable() => {
+                tracing::error!(error = %e, "the event log cannot be opened; events get 503 until it can");
+                Err(e)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let datafiles = Datafiles::new(&config.data_dir);
+        let hosted = datafiles
+            .load_all()?
+            .into_iter()
+            .map(|d| (d.sdk_key.clone(), Arc::new(Hosted::from(d))))
+            .collect::<HashMap<_, _>>();
+        tracing::info!(datafiles = hosted.len(), data_dir = %config.data_dir.display(), "state loaded");
+        let inner = Inner {
+            config,
+            admin_token,
+            metrics,
+            store: RwLock::new(store),
+            store_options,
+            datafiles,
+            hosted: RwLock::new(hosted),
+            datafile_writes: tokio::sync::Mutex::new(()),
+            shutting_down: AtomicBool::new(false),
+        };
+        Ok((Self { inner: Arc::new(inner) }, source))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// The admin token.
+    pub fn admin_token(&self) -> &str {
+        &self.inner.admin_token
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The event store, or the 503 that says why there is none.
+    pub fn store(&self) -> Result<Store, ApiError> {
+        if self.inner.shutting_down.load(Ordering::Acquire) {
+            return Err(ApiError::new(Code::ShuttingDown, "the server is shutting down; retry shortly"));
+        }
+        match &*self.inner.store.read().unwrap_or_else(PoisonError::into_inner) {
+            Ok(store) => Ok(store.clone()),
+            Err(e) => Err(ApiError::new(Code::StorageUnavailable, format!("event storage is unavailable: {e}"))),
+        }
+    }
+
+    /// The store when it is open (for stats).
+    pub fn open_store(&self) -> Option<Store> {
+        self.inner.store.read().unwrap_or_else(PoisonError::into_inner).as_ref().ok().cloned()
+    }
+
+    /// When the log could not be opened, tries again; `true` once it is open.
+    pub fn try_reopen_store(&self) -> bool {
+        if self.inner.store.read().unwrap_or_else(PoisonError::into_inner).is_ok() {
+            return true;
+        }
+        let opened = Store::open_with(&self.inner.config.data_dir, self.inner.store_options.clone());
+        let ok = opened.is_ok();
+        if ok {
+            tracing::info!("the event log is open again; accepting events");
+        }
+        *self.inner.store.write().unwrap_or_else(PoisonError::into_inner) = opened;
+        ok
+    }
+
+    /// Refuses new events, then commits every queued batch and closes the log.
+    pub fn close_store(&self) {
+        self.inner.shutting_down.store(true, Ordering::Release);
+        if let Some(store) = self.open_store() {
+            store.close();
+        }
+    }
+
+    /// The datafiles on disk.
+    pub fn datafiles(&self) -> &Datafiles {
+        &self.inner.datafiles
+    }
+
+    /// The served datafile of `sdk_key`.
+    pub fn hosted(&self, sdk_key: &str) -> Option<Arc<Hosted>> {
+        self.inner.hosted.read().unwrap_or_else(PoisonError::into_inner).get(sdk_key).cloned()
+    }
+
+    /// Serves `hosted` for `sdk_key` from now on.
+    pub fn set_hosted(&self, sdk_key: String, hosted: Arc<Hosted>) {
+        self.inner.hosted.write().unwrap_or_else(PoisonError::into_inner).insert(sdk_key, hosted);
+    }
+
+    /// Bytes of all served datafiles.
+    pub fn hosted_bytes(&self) -> u64 {
+        self.inner.hosted.read().unwrap_or_else(PoisonError::into_inner).values().map(|h| h.bytes.len() as u64).sum()
+    }
+
+    /// Held while a datafile is replaced.
+    pub async fn datafile_write_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.datafile_writes.lock().await
+    }
+}
+
+fn check(config: &ServerConfig) -> Result<(), ServerError> {
+    let l = &config.limits;
+    for (name, value) in [
+        ("limits.max_body_bytes", l.max_body_bytes),
+        ("limits.max_visitors", l.max_visitors),
+        ("limits.max_events", l.max_events),
+        ("limits.max_id_bytes", l.max_id_bytes),
+        ("limits.max_visitor_id_bytes", l.max_visitor_id_bytes),
+        ("limits.max_datafile_bytes", l.max_datafile_bytes),
+        ("storage.queue_capacity", config.storage.queue_capacity),
+        ("storage.max_group_events", config.storage.max_group_events),
+    ] {
+        if value == 0 {
+            return Err(ServerError::Config(format!("{name} must be at least 1")));
+        }
+    }
+    for (project, key) in &config.events.write_keys {
+        if key.trim().is_empty() {
+            return Err(ServerError::Config(format!("the write key of project {project:?} is empty")));
+        }
+    }
+    Ok(())
+}

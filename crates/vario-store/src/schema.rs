@@ -1,0 +1,123 @@
+//! The log's SQLite schema and connection settings. `docs/storage.md` documents the
+//! same tables; change both together.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::error::{StoreError, Unavailable};
+
+/// `PRAGMA user_version` of the current schema; a newer file is refused.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+/// File name of the log inside the store's `log/` directory.
+pub(crate) const LOG_FILE: &str = "events.sqlite3";
+
+const CREATE: &str = "
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id         INTEGER PRIMARY KEY,
+    received_at      INTEGER NOT NULL,
+    account_id       TEXT NOT NULL,
+    project_id       TEXT NOT NULL,
+    revision         TEXT NOT NULL,
+    client_name      TEXT NOT NULL,
+    client_version   TEXT NOT NULL,
+    anonymize_ip     INTEGER,
+    enrich_decisions INTEGER NOT NULL,
+    event_count      INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS events (
+    seq            INTEGER PRIMARY KEY,
+    batch_id       INTEGER NOT NULL,
+    kind           TEXT NOT NULL CHECK (kind IN ('decision', 'conversion')),
+    account_id     TEXT NOT NULL,
+    project_id     TEXT NOT NULL,
+    revision       TEXT NOT NULL,
+    visitor_id     TEXT NOT NULL,
+    attributes     TEXT NOT NULL,
+    entity_id      TEXT NOT NULL,
+    campaign_id    TEXT,
+    experiment_id  TEXT,
+    variation_id   TEXT,
+    flag_key       TEXT,
+    rule_key       TEXT,
+    rule_type      TEXT,
+    variation_key  TEXT,
+    enabled        INTEGER,
+    cmab_uuid      TEXT,
+    decisions      TEXT,
+    event_key      TEXT NOT NULL,
+    timestamp      INTEGER NOT NULL,
+    uuid           TEXT NOT NULL,
+    revenue        INTEGER,
+    value          REAL,
+    tags           TEXT,
+    client_name    TEXT NOT NULL,
+    client_version TEXT NOT NULL,
+    received_at    INTEGER NOT NULL
+) STRICT;
+
+-- Exactly once: a retried batch or a duplicated event inserts nothing (INSERT OR IGNORE).
+CREATE UNIQUE INDEX IF NOT EXISTS events_uuid ON events (uuid);
+";
+
+/// Settings of the writing connection. `synchronous = FULL` in WAL mode fsyncs the WAL
+/// at every commit, so a commit that returned is on disk.
+pub(crate) fn configure_writer(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let sqlite = |e: rusqlite::Error| StoreError::sqlite(path, &e);
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(sqlite)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable {
+            reason: Unavailable::Io,
+            path: path.to_path_buf(),
+            detail: format!("the log needs WAL mode, but SQLite chose {mode} on this file system"),
+        });
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA busy_timeout = 5000;
+         -- 64 MiB of page cache keeps the uuid index hot.
+         PRAGMA cache_size = -65536;
+         -- Checkpoint every 16 MiB of WAL rather than 4, so fewer commits pay for one;
+         -- a checkpoint leaves the WAL at most 64 MiB on disk.
+         PRAGMA wal_autocheckpoint = 4096;
+         PRAGMA journal_size_limit = 67108864;",
+    )
+    .map_err(sqlite)
+}
+
+/// Creates the tables of a new log, or checks the version of an existing one.
+pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let sqlite = |e: rusqlite::Error| StoreError::sqlite(path, &e);
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(sqlite)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Unavailable {
+            reason: Unavailable::Corrupt,
+            path: path.to_path_buf(),
+            detail: format!("the log has schema version {version}; this Vario understands up to {SCHEMA_VERSION}"),
+        });
+    }
+    if version < SCHEMA_VERSION {
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {CREATE} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))
+            .map_err(sqlite)?;
+    }
+    Ok(())
+}
+
+pub(crate) const INSERT_BATCH: &str = "INSERT INTO batches (received_at, account_id, project_id, revision, \
+     client_name, client_version, anonymize_ip, enrich_decisions, event_count) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+pub(crate) const INSERT_EVENT: &str = "INSERT OR IGNORE INTO events (batch_id, kind, account_id, project_id, \
+     revision, visitor_id, attributes, entity_id, campaign_id, experiment_id, variation_id, flag_key, rule_key, \
+     rule_type, variation_key, enabled, cmab_uuid, decisions, event_key, timestamp, uuid, revenue, value, tags, \
+     client_name, client_version, received_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, \
+     ?23, ?24, ?25, ?26, ?27)";
+
+/// Columns read back, in [`crate::EventRow`] order after `seq` and `batch_id`.
+pub(crate) const SELECT_EVENTS: &str = "SELECT seq, batch_id, kind, account_id, project_id, revision, visitor_id, \
+     attributes, entity_id, campaign_id, experiment_id, variation_id, flag_key, rule_key, rule_type, variation_key, \
+     enabled, cmab_uuid, decisions, event_key, timestamp, uuid, revenue, value, tags, client_name, client_version, \
+     received_at FROM events";

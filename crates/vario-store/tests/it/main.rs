@@ -1,0 +1,4 @@
+//! Integration tests of the event log on real files.
+mod datafiles;
+mod log;
+mod readonly;
