@@ -18,7 +18,7 @@ fn bench(c: &mut Criterion) {
     let stats = region.change();
     // Growth by realloc is already counted in bytes_allocated / bytes_deallocated.
     let retained = stats.bytes_allocated as i64 - stats.bytes_deallocated as i64;
-    println!(
+    eprintln!(
         "datafile: {} bytes, {} flags; loaded config retains {} heap bytes = {:.2}x the datafile",
         text.len(),
         config.flags.len(),

@@ -71,7 +71,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     let stats = batched.event_stats().expect("batched");
-    println!("impressions: {} queued, {} dropped (queue full)", stats.enqueued, stats.dropped_queue_full);
+    eprintln!("impressions: {} queued, {} dropped (queue full)", stats.enqueued, stats.dropped_queue_full);
     c.bench_function("decide_all_20_flags", |b| {
         b.iter(|| {
             i = i.wrapping_add(1);

@@ -96,7 +96,7 @@ fn bench(c: &mut Criterion) {
     });
     processor.flush();
     let stats = processor.stats();
-    println!("process_accepted: {} accepted, {} dropped", stats.enqueued, stats.dropped());
+    eprintln!("process_accepted: {} accepted, {} dropped", stats.enqueued, stats.dropped());
     drop(processor);
 
     let stalled = Arc::new(Stalled(Mutex::new(false), Condvar::new()));
@@ -172,7 +172,7 @@ fn sustained(source: Source, per_thread: usize) {
     let total_time = started.elapsed();
     let stats = processor.stats();
     let offered = (2 * per_thread) as f64;
-    println!(
+    eprintln!(
         "sustained {source:?}: 2 x {per_thread} events offered in {enqueue_time:.2?} ({:.2} M/s); accepted {} ({:.2} M/s), \
          dropped {} (queue full); delivered {} in {} batches, done in {total_time:.2?}",
         offered / enqueue_time.as_secs_f64() / 1e6,
