@@ -5,12 +5,13 @@
 //! few short keys beats hashing.
 
 use serde_json::{Map, Number, Value};
+use smol_str::SmolStr;
 
 /// One attribute value as the caller sent it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttributeValue {
-    /// A string.
-    String(String),
+    /// A string (short ones are stored inline: no allocation, no pointer to chase).
+    String(SmolStr),
     /// A boolean (never a number).
     Bool(bool),
     /// A JSON number, integer or float, kept exactly as sent.
@@ -24,7 +25,7 @@ pub enum AttributeValue {
 impl From<Value> for AttributeValue {
     fn from(v: Value) -> Self {
         match v {
-            Value::String(s) => Self::String(s),
+            Value::String(s) => Self::String(s.into()),
             Value::Bool(b) => Self::Bool(b),
             Value::Number(n) => Self::Number(n),
             Value::Null => Self::Null,
@@ -35,13 +36,13 @@ impl From<Value> for AttributeValue {
 
 impl From<&str> for AttributeValue {
     fn from(s: &str) -> Self {
-        Self::String(s.to_owned())
+        Self::String(s.into())
     }
 }
 
 impl From<String> for AttributeValue {
     fn from(s: String) -> Self {
-        Self::String(s)
+        Self::String(s.into())
     }
 }
 
@@ -68,7 +69,7 @@ impl AttributeValue {
     /// The value as JSON.
     pub fn to_json(&self) -> Value {
         match self {
-            Self::String(s) => Value::String(s.clone()),
+            Self::String(s) => Value::String(s.to_string()),
             Self::Bool(b) => Value::Bool(*b),
             Self::Number(n) => Value::Number(n.clone()),
             Self::Null => Value::Null,
@@ -77,9 +78,11 @@ impl AttributeValue {
     }
 }
 
-/// Attributes in insertion order; setting an existing key keeps its position.
+/// Attributes in insertion order; setting an existing key keeps its position. Keys and
+/// short string values live inline in one vector, so reading a user's attributes
+/// touches one block of memory.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Attributes(Vec<(String, AttributeValue)>);
+pub struct Attributes(Vec<(SmolStr, AttributeValue)>);
 
 impl Attributes {
     /// No attributes.
@@ -93,8 +96,8 @@ impl Attributes {
     }
 
     /// Sets `key`, replacing the value in place when the key exists.
-    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<AttributeValue>) {
-        let key = key.into();
+    pub fn insert(&mut self, key: impl AsRef<str>, value: impl Into<AttributeValue>) {
+        let key = SmolStr::new(key.as_ref());
         let value = value.into();
         match self.0.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
@@ -144,7 +147,7 @@ impl From<Map<String, Value>> for Attributes {
     }
 }
 
-impl<K: Into<String>, V: Into<AttributeValue>> FromIterator<(K, V)> for Attributes {
+impl<K: AsRef<str>, V: Into<AttributeValue>> FromIterator<(K, V)> for Attributes {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut attrs = Self::new();
         for (k, v) in iter {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
+use smol_str::SmolStr;
 use vario_core::{Attributes, DecidedBy, DecisionSource, FlagDecision};
 use vario_datafile::{ProjectConfig, VariationRef};
 use vario_events::{Impression, LogEvent, RuleType, UserEvent};
@@ -112,7 +113,7 @@ fn build_impression(
 pub(crate) fn send_context_impression(
     client: &Client,
     loaded: &Arc<Loaded>,
-    user_id: &Arc<str>,
+    user_id: &SmolStr,
     attributes: &Arc<Attributes>,
     decision: &FlagDecision,
 ) {
@@ -120,7 +121,7 @@ pub(crate) fn send_context_impression(
         EventSink::Batched(processor) if !client.inner.notifications.has_listeners(NotificationKind::Activate) => {
             let timestamp = now_ms();
             let (loaded, user_id, attributes, decision) =
-                (Arc::clone(loaded), Arc::clone(user_id), Arc::clone(attributes), *decision);
+                (Arc::clone(loaded), user_id.clone(), Arc::clone(attributes), *decision);
             processor.process_deferred(move || {
                 let (event, _) = build_impression(&loaded, &user_id, &attributes, &ImpressionOf::Flag(&decision));
                 event.with_timestamp(timestamp)

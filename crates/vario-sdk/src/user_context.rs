@@ -2,6 +2,8 @@
 
 use std::sync::{Arc, OnceLock};
 
+use smol_str::SmolStr;
+
 use serde_json::{Map, Value};
 use vario_core::{AttributeValue, Attributes, FlagDecision, ForcedDecisions, ProfileState, Reason, User, decide_flag};
 use vario_datafile::ProjectConfig;
@@ -16,7 +18,7 @@ use crate::options::DecideOptions;
 pub struct UserContext {
     client: Client,
     // Shared, so that events queued from this context need not copy them.
-    user_id: Arc<str>,
+    user_id: SmolStr,
     attributes: Arc<Attributes>,
     forced_decisions: ForcedDecisions,
 }
@@ -153,7 +155,7 @@ impl UserContext {
     pub(crate) fn new(client: Client, user_id: String, attributes: Attributes) -> Self {
         Self {
             client,
-            user_id: user_id.into(),
+            user_id: SmolStr::from(user_id),
             attributes: Arc::new(attributes),
             forced_decisions: ForcedDecisions::default(),
         }
@@ -170,7 +172,7 @@ impl UserContext {
     }
 
     /// Sets one attribute.
-    pub fn set_attribute(&mut self, key: impl Into<String>, value: impl Into<AttributeValue>) {
+    pub fn set_attribute(&mut self, key: impl AsRef<str>, value: impl Into<AttributeValue>) {
         Arc::make_mut(&mut self.attributes).insert(key, value);
     }
 
