@@ -27,6 +27,8 @@ pub enum Command {
     Datafile(commands::datafile::Command),
     /// Run the server: Events API, datafile hosting, health and metrics.
     Serve(commands::serve::Args),
+    /// Generate realistic traffic from a datafile with the Vario SDK and send it to a server.
+    Simulate(commands::simulate::Args),
 }
 
 /// Runs a parsed command line.
@@ -35,5 +37,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => commands::eval::run(&args),
         Command::Datafile(command) => commands::datafile::run(&command),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Simulate(args) => commands::simulate::run(&args),
     }
 }

@@ -3,3 +3,4 @@
 pub mod datafile;
 pub mod eval;
 pub mod serve;
+pub mod simulate;

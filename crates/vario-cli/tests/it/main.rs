@@ -6,5 +6,11 @@ mod compat;
 mod datafile;
 /// The protocol details of `vario eval` (errors, exit codes, flushing).
 mod eval;
+/// The official Python and JavaScript SDKs pointed at a running `vario serve`.
+mod official_clients;
 /// `vario serve` as a process: SIGKILL crash safety, SIGTERM, configuration, read-only data.
 mod serve;
+/// `vario simulate` against a running server.
+mod simulate;
+/// A `vario serve` process for the tests that need one.
+mod support;

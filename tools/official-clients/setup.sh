@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the official-SDK clients in this directory need, when it is missing:
+#   - .venv-oracle/ at the repository root with optimizely-sdk==5.7.0 (the virtualenv that
+#     tools/oracle/ uses too); set PYTHON to choose the interpreter that creates it;
+#   - node_modules/ here, exactly as package-lock.json pins it (npm ci), when it is missing
+#     or older than the lock file.
+# The integration test crates/vario-cli/tests/it/official_clients.rs fails without them;
+# scripts/test runs this script first.
+set -euo pipefail
+
+SDK_VERSION="5.7.0"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+VENV="$ROOT/.venv-oracle"
+PY="$VENV/bin/python"
+
+if ! { [ -x "$PY" ] && "$PY" -c "import optimizely.version as v, sys; sys.exit(v.__version__ != '$SDK_VERSION')" 2>/dev/null; }; then
+  echo "setting up $VENV with optimizely-sdk==$SDK_VERSION" >&2
+  "${PYTHON:-python3}" -m venv "$VENV"
+  "$VENV/bin/pip" install --disable-pip-version-check -q "optimizely-sdk==$SDK_VERSION"
+fi
+
+for tool in node npm; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "error: $tool is needed for tools/official-clients/js_client.mjs (Node.js 18 or later)" >&2
+    exit 1
+  fi
+done
+# npm keeps a copy of the lock file it installed from in node_modules/.package-lock.json.
+installed="$HERE/node_modules/.package-lock.json"
+if [ ! -f "$installed" ] || [ "$HERE/package-lock.json" -nt "$installed" ]; then
+  echo "installing the npm packages of tools/official-clients (npm ci)" >&2
+  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
+fi
