@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use vario_core::Attributes;
-use vario_datafile::EventIndex;
+use vario_core::{Attributes, DecidedBy, DecisionSource, FlagDecision};
+use vario_datafile::{EventIndex, ProjectConfig, VariationRef};
 
 /// The kind of rule a decision came from, as sent in `metadata.rule_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,6 +59,66 @@ pub struct Impression<'a> {
     pub enabled: bool,
     /// The CMAB decision's uuid, if any.
     pub cmab_uuid: Option<&'a str>,
+}
+
+impl<'a> Impression<'a> {
+    /// The impression of `activate`: the experiment's variation, typed "experiment",
+    /// always enabled (events.md §3, decisions.md §1).
+    pub fn of_activation(
+        config: &'a ProjectConfig,
+        variation: VariationRef,
+        user_id: &'a str,
+        attributes: &'a Attributes,
+    ) -> Self {
+        let exp = &config.experiments[variation.experiment];
+        let v = config.variation(variation);
+        Self {
+            user_id,
+            attributes,
+            layer_id: &exp.layer_id,
+            experiment_id: &exp.id,
+            variation: Some((&v.id, &v.key)),
+            flag_key: "",
+            rule_key: &exp.key,
+            rule_type: RuleType::Experiment,
+            enabled: true,
+            cmab_uuid: None,
+        }
+    }
+
+    /// The impression of a flag decision (`decide`, `is_feature_enabled`).
+    pub fn of_flag_decision(
+        config: &'a ProjectConfig,
+        d: &FlagDecision,
+        user_id: &'a str,
+        attributes: &'a Attributes,
+    ) -> Self {
+        let (layer_id, experiment_id) = match d.by {
+            DecidedBy::FeatureTest(v) | DecidedBy::Rollout(v) => {
+                // The rule visited: a forced variation may come from another rule.
+                let exp = &config.experiments[d.rule().unwrap_or(v.experiment)];
+                (exp.layer_id.as_str(), exp.id.as_str())
+            }
+            DecidedBy::Holdout { .. } => ("", d.holdout(config).map_or("", |h| h.id.as_str())),
+            DecidedBy::FlagForced(_) | DecidedBy::Nothing => ("", ""),
+        };
+        Self {
+            user_id,
+            attributes,
+            layer_id,
+            experiment_id,
+            variation: d.variation(config).map(|v| (v.id.as_str(), v.key.as_str())),
+            flag_key: &config.flags[d.flag].key,
+            rule_key: d.rule_key(config).unwrap_or(""),
+            rule_type: match d.source() {
+                DecisionSource::FeatureTest => RuleType::FeatureTest,
+                DecisionSource::Rollout => RuleType::Rollout,
+                DecisionSource::Holdout => RuleType::Holdout,
+            },
+            enabled: d.enabled,
+            cmab_uuid: None,
+        }
+    }
 }
 
 /// Names the conversion event of a track: its key, or its index in the config.

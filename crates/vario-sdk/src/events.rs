@@ -6,9 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 use smol_str::SmolStr;
-use vario_core::{Attributes, DecidedBy, DecisionSource, FlagDecision};
-use vario_datafile::{ProjectConfig, VariationRef};
-use vario_events::{Impression, LogEvent, RuleType, UserEvent};
+use vario_core::{Attributes, DecisionSource, FlagDecision};
+use vario_datafile::VariationRef;
+use vario_events::{Impression, LogEvent, UserEvent};
 
 use crate::client::{Client, EventSink, Loaded};
 use crate::notification::{ActivateNotification, NotificationKind, TrackNotification};
@@ -54,51 +54,9 @@ fn build_impression(
     attributes: &Attributes,
     of: &ImpressionOf<'_>,
 ) -> (UserEvent, ImpressionSummary) {
-    let config: &ProjectConfig = &loaded.config;
     let impression = match *of {
-        ImpressionOf::Activate(v) => {
-            let exp = &config.experiments[v.experiment];
-            let variation = config.variation(v);
-            Impression {
-                user_id,
-                attributes,
-                layer_id: &exp.layer_id,
-                experiment_id: &exp.id,
-                variation: Some((&variation.id, &variation.key)),
-                flag_key: "",
-                rule_key: &exp.key,
-                rule_type: RuleType::Experiment,
-                enabled: true,
-                cmab_uuid: None,
-            }
-        }
-        ImpressionOf::Flag(d) => {
-            let (layer_id, experiment_id) = match d.by {
-                DecidedBy::FeatureTest(v) | DecidedBy::Rollout(v) => {
-                    // The rule visited: a forced variation may come from another rule.
-                    let exp = &config.experiments[d.rule().unwrap_or(v.experiment)];
-                    (exp.layer_id.as_str(), exp.id.as_str())
-                }
-                DecidedBy::Holdout { .. } => ("", d.holdout(config).map_or("", |h| h.id.as_str())),
-                DecidedBy::FlagForced(_) | DecidedBy::Nothing => ("", ""),
-            };
-            Impression {
-                user_id,
-                attributes,
-                layer_id,
-                experiment_id,
-                variation: d.variation(config).map(|v| (v.id.as_str(), v.key.as_str())),
-                flag_key: &config.flags[d.flag].key,
-                rule_key: d.rule_key(config).unwrap_or(""),
-                rule_type: match d.source() {
-                    DecisionSource::FeatureTest => RuleType::FeatureTest,
-                    DecisionSource::Rollout => RuleType::Rollout,
-                    DecisionSource::Holdout => RuleType::Holdout,
-                },
-                enabled: d.enabled,
-                cmab_uuid: None,
-            }
-        }
+        ImpressionOf::Activate(v) => Impression::of_activation(&loaded.config, v, user_id, attributes),
+        ImpressionOf::Flag(d) => Impression::of_flag_decision(&loaded.config, d, user_id, attributes),
     };
     let summary = ImpressionSummary {
         experiment_key: impression.rule_key.to_owned(),

@@ -432,7 +432,10 @@ impl Plan {
             if d.source() == DecisionSource::Rollout && !config.send_flag_decisions {
                 continue;
             }
-            visit.push_impression(self.factory.impression(&flag_impression(config, d, &user_id, &attributes)), arrival);
+            visit.push_impression(
+                self.factory.impression(&Impression::of_flag_decision(config, d, &user_id, &attributes)),
+                arrival,
+            );
             if let (Some(rule), Some(variation)) = (decision.rule_key(), decision.variation_key()) {
                 visit.seen.push(Seen {
                     rule: rule.to_owned(),
@@ -474,39 +477,6 @@ impl Plan {
             }
         }
         visit
-    }
-}
-
-/// The impression the SDK sends for a flag decision (as `decide` builds it).
-fn flag_impression<'a>(
-    config: &'a ProjectConfig,
-    d: &FlagDecision,
-    user_id: &'a str,
-    attributes: &'a Attributes,
-) -> Impression<'a> {
-    let (layer_id, experiment_id) = match d.by {
-        DecidedBy::FeatureTest(v) | DecidedBy::Rollout(v) => {
-            let exp = &config.experiments[d.rule().unwrap_or(v.experiment)];
-            (exp.layer_id.as_str(), exp.id.as_str())
-        }
-        DecidedBy::Holdout { .. } => ("", d.holdout(config).map_or("", |h| h.id.as_str())),
-        DecidedBy::FlagForced(_) | DecidedBy::Nothing => ("", ""),
-    };
-    Impression {
-        user_id,
-        attributes,
-        layer_id,
-        experiment_id,
-        variation: d.variation(config).map(|v| (v.id.as_str(), v.key.as_str())),
-        flag_key: &config.flags[d.flag].key,
-        rule_key: d.rule_key(config).unwrap_or(""),
-        rule_type: match d.source() {
-            DecisionSource::FeatureTest => RuleType::FeatureTest,
-            DecisionSource::Rollout => RuleType::Rollout,
-            DecisionSource::Holdout => RuleType::Holdout,
-        },
-        enabled: d.enabled,
-        cmab_uuid: None,
     }
 }
 
