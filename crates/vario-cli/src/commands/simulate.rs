@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value, json};
-use vario_core::{AttributeValue, Attributes, DecidedBy, DecisionSource, FlagDecision};
+use vario_core::{AttributeValue, Attributes, DecisionSource};
 use vario_datafile::{ExactValue, Matcher, Origin, ProjectConfig};
 use vario_events::{EventFactory, Impression, RuleType, UserEvent};
 use vario_sdk::{
