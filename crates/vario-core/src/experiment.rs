@@ -102,7 +102,7 @@ pub fn bucket_experiment(
     }
     let bucket = bucket_value(bucketing_id, &exp.id);
     // The reference bucketer refuses experiments without a usable key.
-    let range = find_range(&exp.traffic_allocation, bucket).filter(|_| !exp.key.trim().is_empty());
+    let range = find_range(&exp.traffic_allocation, bucket).filter(|_| !exp.key_is_blank);
     match range.and_then(|r| r.variation) {
         Some(v) => {
             let variation = VariationRef { experiment, variation: v };

@@ -144,6 +144,9 @@ pub struct Experiment {
     pub cmab: Option<Box<Cmab>>,
     /// Whether some flag lists this experiment in `experimentIds`.
     pub is_feature_test: bool,
+    /// Whether the key is empty or only whitespace: the reference bucketer refuses such
+    /// experiments.
+    pub key_is_blank: bool,
 }
 
 impl Experiment {

@@ -253,6 +253,7 @@ impl Experiments<'_> {
         let index = self.list.len();
         self.list.push(Experiment {
             is_running: e.status == "Running",
+            key_is_blank: e.key.trim().is_empty(),
             id: owned(e.id),
             key: owned(e.key),
             layer_id: owned(e.layer_id),

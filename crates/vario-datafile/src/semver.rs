@@ -19,12 +19,17 @@ impl<'a> Version<'a> {
     /// Splits `v`, or `None` when it is not a version the reference SDK accepts
     /// (a space, more than two dots before the suffix, empty or non-digit numeric parts).
     pub fn parse(v: &'a str) -> Option<Self> {
+        // One pass over the bytes: the decision hot path parses every user version.
         let bytes = v.as_bytes();
-        if bytes.contains(&b' ') {
-            return None;
+        let (mut dash, mut plus) = (None, None);
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                b' ' => return None,
+                b'-' if dash.is_none() => dash = Some(i),
+                b'+' if plus.is_none() => plus = Some(i),
+                _ => {}
+            }
         }
-        let dash = bytes.iter().position(|&b| b == b'-');
-        let plus = bytes.iter().position(|&b| b == b'+');
         let pre_release = matches!((dash, plus), (Some(d), p) if p.is_none_or(|p| d < p));
         let build = matches!((dash, plus), (d, Some(p)) if d.is_none_or(|d| p < d));
         let split_at = if pre_release {
@@ -40,12 +45,22 @@ impl<'a> Version<'a> {
         };
         let mut parts = [""; 4];
         let mut len = 0;
-        for part in prefix.split('.') {
-            if len == 3 || !is_digits(part) {
+        let mut start = 0;
+        let prefix_bytes = prefix.as_bytes();
+        for i in 0..=prefix_bytes.len() {
+            if i < prefix_bytes.len() && prefix_bytes[i] != b'.' {
+                if !prefix_bytes[i].is_ascii_digit() {
+                    return None;
+                }
+                continue;
+            }
+            // A part ends here: it must be non-empty, and there are at most three.
+            if i == start || len == 3 {
                 return None;
             }
-            parts[len] = part;
+            parts[len] = &prefix[start..i];
             len += 1;
+            start = i + 1;
         }
         // The suffix is a part even when empty: `1.0.0-` sorts above `1.0.0`.
         if split_at.is_some() {
