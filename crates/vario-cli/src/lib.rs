@@ -27,6 +27,8 @@ pub enum Command {
     Datafile(commands::datafile::Command),
     /// Run the server: Events API, datafile hosting, health and metrics.
     Serve(commands::serve::Args),
+    /// Read-only SQL over the stored events (`events` table), with or without a running server.
+    Query(commands::query::Args),
     /// Generate realistic traffic from a datafile with the Vario SDK and send it to a server.
     Simulate(commands::simulate::Args),
 }
@@ -37,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => commands::eval::run(&args),
         Command::Datafile(command) => commands::datafile::run(&command),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Query(args) => commands::query::run(&args),
         Command::Simulate(args) => commands::simulate::run(&args),
     }
 }

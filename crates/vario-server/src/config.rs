@@ -126,6 +126,8 @@ pub struct StorageConfig {
     pub max_group_events: usize,
     /// While the log cannot be opened (say, a read-only directory), try again this often.
     pub reopen_interval_seconds: u64,
+    /// Copy new events from the log into Parquet files this often (0: only at shutdown).
+    pub compact_interval_seconds: u64,
 }
 
 impl Default for StorageConfig {
@@ -136,6 +138,7 @@ impl Default for StorageConfig {
             queue_capacity: store.queue_capacity,
             max_group_events: store.max_group_events,
             reopen_interval_seconds: 5,
+            compact_interval_seconds: 10,
         }
     }
 }

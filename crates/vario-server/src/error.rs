@@ -51,6 +51,8 @@ pub enum Code {
     InvalidDatafile,
     /// An SDK key that cannot name an environment.
     InvalidSdkKey,
+    /// SQL that does not parse or plan, or is not a single read-only query.
+    InvalidQuery,
     /// No such resource.
     NotFound,
     /// The path exists with other methods.
@@ -67,7 +69,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in a fixed order (metrics index by it).
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::MalformedJson,
         Self::InvalidField,
         Self::TooLong,
@@ -79,6 +81,7 @@ impl Code {
         Self::Unauthorized,
         Self::InvalidDatafile,
         Self::InvalidSdkKey,
+        Self::InvalidQuery,
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::StorageUnavailable,
@@ -101,6 +104,7 @@ impl Code {
             Self::Unauthorized => "unauthorized",
             Self::InvalidDatafile => "invalid_datafile",
             Self::InvalidSdkKey => "invalid_sdk_key",
+            Self::InvalidQuery => "invalid_query",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::StorageUnavailable => "storage_unavailable",
@@ -119,7 +123,8 @@ impl Code {
             | Self::TooMany
             | Self::BadGzip
             | Self::InvalidDatafile
-            | Self::InvalidSdkKey => StatusCode::BAD_REQUEST,
+            | Self::InvalidSdkKey
+            | Self::InvalidQuery => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,

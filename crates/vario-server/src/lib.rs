@@ -5,7 +5,11 @@
 //!   event uuid; 400/413 with a JSON error naming the field path; 503 when storage is
 //!   unavailable.
 //! - `GET /datafiles/{sdk_key}.json` and `PUT /api/v1/environments/{sdk_key}/datafile`.
+//! - `POST /api/v1/query` (admin token): read-only SQL over the stored events.
 //! - `GET /healthz`, `GET /metrics` (Prometheus text).
+//!
+//! In the background, new events are copied from the log into Parquet files every
+//! `compact_interval_seconds` and once more at shutdown.
 //!
 //! `docs/http-api.md` is the reference. [`router`] builds the service, [`serve`] runs it
 //! until a shutdown signal and leaves everything accepted on disk.
@@ -41,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", post(routes::events::post_events))
         .route("/datafiles/{file}", get(routes::datafiles::get_datafile))
         .route("/api/v1/environments/{sdk_key}/datafile", put(routes::datafiles::put_datafile))
+        .route("/api/v1/query", post(routes::query::post_query))
         .route("/healthz", get(routes::health::healthz))
         .route("/metrics", get(routes::health::metrics))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such endpoint; see docs/http-api.md") })
@@ -71,6 +76,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let reopen = tokio::spawn(reopen_store(state.clone()));
+    let compaction = tokio::spawn(compact_periodically(state.clone()));
     let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(async move {
@@ -95,12 +101,19 @@ pub async fn serve(
         }
     };
     reopen.abort();
+    compaction.abort();
     // Every 204 already waited for its commit; this commits what is queued and closes.
     let closing = state.clone();
     tokio::task::spawn_blocking(move || closing.close_store())
         .await
         .map_err(|e| ServerError::Config(format!("closing the event log failed: {e}")))?;
-    tracing::info!("event log closed; stopped");
+    tracing::info!("event log closed");
+    // Everything accepted is in the log already; this only spares the next start the work.
+    let compacting = state.clone();
+    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || compacting.compact()).await {
+        tracing::warn!(error = %e, "compaction at shutdown failed; the events stay in the log");
+    }
+    tracing::info!("stopped");
     served
 }
 
@@ -112,6 +125,31 @@ async fn reopen_store(state: AppState) {
             return;
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+async fn compact_periodically(state: AppState) {
+    let seconds = state.config().storage.compact_interval_seconds;
+    if seconds == 0 {
+        return;
+    }
+    let mut ticks = tokio::time::interval(Duration::from_secs(seconds));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if state.open_store().is_none() {
+            continue;
+        }
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.compact()).await {
+            Ok(Ok(report)) if report.events > 0 || report.files_merged > 0 => {
+                tracing::debug!(?report, "events compacted into Parquet");
+            }
+            Ok(Ok(_)) => {}
+            // The log stays the source of truth; the next tick tries again.
+            Ok(Err(e)) => tracing::warn!(error = %e, "compaction into Parquet failed"),
+            Err(e) => tracing::error!(error = %e, "compaction task failed"),
+        }
     }
 }
 

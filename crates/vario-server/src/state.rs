@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::SystemTime;
 
 use axum::body::Bytes;
-use vario_store::{Datafiles, Store, StoreError, StoreOptions, StoredDatafile};
+use vario_store::{CompactOptions, CompactReport, Datafiles, Store, StoreError, StoreOptions, StoredDatafile};
 
 use crate::auth::{TokenSource, resolve_admin_token};
 use crate::config::ServerConfig;
@@ -49,6 +49,8 @@ struct Inner {
     // Uploads of datafiles one at a time, so the file on disk and the served copy agree.
     datafile_writes: tokio::sync::Mutex<()>,
     shutting_down: AtomicBool,
+    // Compactions one at a time: the periodic one may still run when shutdown starts one.
+    compaction: Mutex<()>,
 }
 
 impl AppState {
@@ -91,6 +93,7 @@ impl AppState {
             hosted: RwLock::new(hosted),
             datafile_writes: tokio::sync::Mutex::new(()),
             shutting_down: AtomicBool::new(false),
+            compaction: Mutex::new(()),
         };
         Ok((Self { inner: Arc::new(inner) }, source))
     }
@@ -146,6 +149,12 @@ impl AppState {
         if let Some(store) = self.open_store() {
             store.close();
         }
+    }
+
+    /// Copies the log's new events into Parquet files (blocking; one at a time).
+    pub fn compact(&self) -> Result<CompactReport, StoreError> {
+        let _one_at_a_time = self.inner.compaction.lock().unwrap_or_else(PoisonError::into_inner);
+        vario_store::compact(&self.inner.config.data_dir, &CompactOptions::default())
     }
 
     /// The datafiles on disk.

@@ -5,12 +5,16 @@
 //!   after its commit is on disk. Events are deduplicated by `uuid` (a retried batch is
 //!   stored once), a batch is stored all or nothing, and one writer thread commits every
 //!   waiting batch in one transaction (group commit), so concurrent appends share an
-//!   fsync. Parquet files for analytics will be written from this log.
+//!   fsync.
 //! - [`LogReader`]: read-only access to the log, from this or another process.
+//! - [`compact`]: copies the log into Apache Parquet files (`events/date=YYYY-MM-DD/`)
+//!   and merges small files; [`query`]: read-only SQL (Apache DataFusion) over the files
+//!   and the log's events not yet compacted.
 //! - [`Datafiles`]: the hosted datafiles, one file per environment.
 //!
-//! `docs/storage.md` describes the files and the schema. No async runtime here: the
-//! server bridges with [`Store::submit`].
+//! `docs/storage.md` describes the files and the schema. The API is blocking: the
+//! server bridges with [`Store::submit`] and `spawn_blocking`; [`query`] runs DataFusion
+//! on a runtime of its own.
 //!
 //! ```
 //! # let dir = tempfile::tempdir()?;
@@ -31,16 +35,22 @@
 //! ```
 #![deny(missing_docs)]
 
+mod compact;
 mod datafiles;
 mod error;
+mod parquet;
+mod query;
 mod reader;
 mod row;
 mod schema;
 mod store;
 mod writer;
 
+pub use self::parquet::{events_schema, to_record_batch};
+pub use compact::{CompactOptions, CompactReport, EVENTS_DIR, EventFile, compact, live_files, watermark};
 pub use datafiles::{DATAFILES_DIR, Datafiles, MAX_SDK_KEY_LEN, StoredDatafile, is_valid_sdk_key, sha256_hex};
 pub use error::{StoreError, Unavailable};
+pub use query::{QueryError, QueryResult, query};
 pub use reader::{LogReader, StoredEvent};
 pub use row::{BatchRow, DecisionRow, EventKind, EventRow, PreparedBatch};
 pub use store::{AppendReceipt, CommitObserver, LOG_DIR, Store, StoreOptions, StoreStats, now_ms};

@@ -2,5 +2,6 @@
 
 pub mod datafile;
 pub mod eval;
+pub mod query;
 pub mod serve;
 pub mod simulate;

@@ -8,6 +8,10 @@ mod datafile;
 mod eval;
 /// The official Python and JavaScript SDKs pointed at a running `vario serve`.
 mod official_clients;
+/// The Parquet files read by pyarrow.
+mod parquet_check;
+/// `vario query` on a data directory written by the store.
+mod query;
 /// `vario serve` as a process: SIGKILL crash safety, SIGTERM, configuration, read-only data.
 mod serve;
 /// `vario simulate` against a running server.

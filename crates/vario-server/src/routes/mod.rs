@@ -3,3 +3,4 @@
 pub mod datafiles;
 pub mod events;
 pub mod health;
+pub mod query;

@@ -1,4 +1,5 @@
 //! Integration tests of the event log on real files.
 mod datafiles;
 mod log;
+mod parquet;
 mod readonly;

@@ -1,0 +1,224 @@
+//! The Parquet form of the event log: one row per event, the log's columns.
+//!
+//! - **Columns.** The same names and meanings as the log's `events` table
+//!   (`docs/storage.md`), with plain Arrow types every engine reads: strings, 64-bit
+//!   integers, a double and a boolean. Times stay Unix epoch milliseconds, as in the
+//!   log, so a value means the same wherever it is read.
+//! - **Row order.** Rows are sorted by (experiment id, visitor id, timestamp): the
+//!   results engine reads one experiment at a time and follows each visitor's events in
+//!   time, so a sorted file lets it skip row groups by their min/max statistics and
+//!   keeps a visitor's rows together.
+//! - **Encoding.** Dictionary encoding for every column except the ones that are unique
+//!   or nearly so (`uuid`, `attributes`, `tags`, `decisions`, `cmab_uuid`): ids, keys,
+//!   kinds and client names repeat a few values over millions of rows, so a dictionary
+//!   shrinks them to a few bits per row and lets readers compare codes, not strings; a
+//!   dictionary of unique values would only add a second copy. Pages are compressed with
+//!   zstd.
+//! - **Atomic files.** A file is written under a temporary name, fsynced and renamed, and
+//!   its directory fsynced, so a reader never sees a partial file and a crash leaves at
+//!   most a stray temporary file (ignored: readers only take `*.parquet`).
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, RecordBatch, StringBuilder};
+use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
+
+use crate::error::StoreError;
+use crate::reader::StoredEvent;
+
+/// Columns whose values are (nearly) unique per row: no dictionary for them.
+const UNIQUE_COLUMNS: [&str; 5] = ["uuid", "attributes", "tags", "decisions", "cmab_uuid"];
+
+/// Rows per row group: small enough that min/max statistics can skip parts of a file.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    use DataType::{Boolean, Float64, Int64, Utf8};
+    let f = |name: &str, ty: DataType, nullable: bool| Field::new(name, ty, nullable);
+    Arc::new(Schema::new(vec![
+        f("seq", Int64, false),
+        f("batch_id", Int64, false),
+        f("kind", Utf8, false),
+        f("account_id", Utf8, false),
+        f("project_id", Utf8, false),
+        f("revision", Utf8, false),
+        f("visitor_id", Utf8, false),
+        f("attributes", Utf8, false),
+        f("entity_id", Utf8, false),
+        f("campaign_id", Utf8, true),
+        f("experiment_id", Utf8, true),
+        f("variation_id", Utf8, true),
+        f("flag_key", Utf8, true),
+        f("rule_key", Utf8, true),
+        f("rule_type", Utf8, true),
+        f("variation_key", Utf8, true),
+        f("enabled", Boolean, true),
+        f("cmab_uuid", Utf8, true),
+        f("decisions", Utf8, true),
+        f("event_key", Utf8, false),
+        f("timestamp", Int64, false),
+        f("uuid", Utf8, false),
+        f("revenue", Int64, true),
+        f("value", Float64, true),
+        f("tags", Utf8, true),
+        f("client_name", Utf8, false),
+        f("client_version", Utf8, false),
+        f("received_at", Int64, false),
+    ]))
+});
+
+/// The Arrow schema of the `events` table, in the Parquet files and in queries.
+pub fn events_schema() -> SchemaRef {
+    Arc::clone(&SCHEMA)
+}
+
+/// The events as one Arrow batch with [`events_schema`], in the given order.
+pub fn to_record_batch(events: &[StoredEvent]) -> Result<RecordBatch, StoreError> {
+    let n = events.len();
+    let strings = || StringBuilder::with_capacity(n, n * 8);
+    let (mut seq, mut batch_id, mut timestamp, mut revenue, mut received_at) = (
+        Int64Builder::with_capacity(n),
+        Int64Builder::with_capacity(n),
+        Int64Builder::with_capacity(n),
+        Int64Builder::with_capacity(n),
+        Int64Builder::with_capacity(n),
+    );
+    let mut value = Float64Builder::with_capacity(n);
+    let mut enabled = BooleanBuilder::with_capacity(n);
+    // Every string column, in schema order after `batch_id`, except `enabled` handled apart.
+    let mut s: Vec<StringBuilder> = (0..21).map(|_| strings()).collect();
+    for e in events {
+        let r = &e.row;
+        let d = r.decision.as_ref();
+        seq.append_value(e.seq);
+        batch_id.append_value(e.batch_id);
+        s[0].append_value(r.kind.as_str());
+        s[1].append_value(&r.account_id);
+        s[2].append_value(&r.project_id);
+        s[3].append_value(&r.revision);
+        s[4].append_value(&r.visitor_id);
+        s[5].append_value(&r.attributes);
+        s[6].append_value(&r.entity_id);
+        s[7].append_option(d.map(|d| &d.campaign_id));
+        s[8].append_option(d.map(|d| &d.experiment_id));
+        s[9].append_option(d.and_then(|d| d.variation_id.as_ref()));
+        s[10].append_option(d.map(|d| &d.flag_key));
+        s[11].append_option(d.map(|d| &d.rule_key));
+        s[12].append_option(d.map(|d| &d.rule_type));
+        s[13].append_option(d.map(|d| &d.variation_key));
+        enabled.append_option(d.map(|d| d.enabled));
+        s[14].append_option(d.and_then(|d| d.cmab_uuid.as_ref()));
+        s[15].append_option(r.decisions.as_ref());
+        s[16].append_value(&r.event_key);
+        timestamp.append_value(r.timestamp);
+        s[17].append_value(&r.uuid);
+        revenue.append_option(r.revenue);
+        value.append_option(r.value);
+        s[18].append_option(r.tags.as_ref());
+        s[19].append_value(&r.client_name);
+        s[20].append_value(&r.client_version);
+        received_at.append_value(r.received_at);
+    }
+    let mut s = s.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    let mut next = || s.next().ok_or_else(|| StoreError::Internal("parquet: column count".into()));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(seq.finish()),
+        Arc::new(batch_id.finish()),
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        Arc::new(enabled.finish()),
+        next()?,
+        next()?,
+        next()?,
+        Arc::new(timestamp.finish()),
+        next()?,
+        Arc::new(revenue.finish()),
+        Arc::new(value.finish()),
+        next()?,
+        next()?,
+        next()?,
+        Arc::new(received_at.finish()),
+    ];
+    RecordBatch::try_new(events_schema(), columns).map_err(|e| StoreError::Internal(format!("arrow batch: {e}")))
+}
+
+/// The rows of `batches` in one batch, sorted by (experiment id, visitor id, timestamp, seq).
+pub(crate) fn sorted(batches: &[RecordBatch]) -> Result<RecordBatch, StoreError> {
+    let arrow_err = |e: arrow::error::ArrowError| StoreError::Internal(format!("arrow: {e}"));
+    let all = concat_batches(&events_schema(), batches).map_err(arrow_err)?;
+    let keys = ["experiment_id", "visitor_id", "timestamp", "seq"];
+    let mut columns = Vec::with_capacity(keys.len());
+    for key in keys {
+        let values = all.column_by_name(key).ok_or_else(|| StoreError::Internal(format!("no column {key}")))?;
+        columns.push(SortColumn { values: Arc::clone(values), options: None });
+    }
+    let indices = lexsort_to_indices(&columns, None).map_err(arrow_err)?;
+    take_record_batch(&all, &indices).map_err(arrow_err)
+}
+
+fn writer_properties() -> WriterProperties {
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_dictionary_enabled(true)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by(format!("vario {}", env!("CARGO_PKG_VERSION")));
+    for column in UNIQUE_COLUMNS {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    props.build()
+}
+
+/// Writes `batch` to `path` atomically: a temporary file in the same directory, fsynced,
+/// renamed over `path` (replacing a file of the same name), then the directory fsynced.
+pub(crate) fn write_file(path: &Path, batch: &RecordBatch) -> Result<(), StoreError> {
+    let dir = path.parent().ok_or_else(|| StoreError::Internal(format!("no directory: {}", path.display())))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let file = File::create(&tmp).map_err(io(&tmp))?;
+    let pq_err = |e: parquet::errors::ParquetError| StoreError::Internal(format!("writing {}: {e}", path.display()));
+    let mut writer = ArrowWriter::try_new(file, events_schema(), Some(writer_properties())).map_err(pq_err)?;
+    writer.write(batch).map_err(pq_err)?;
+    let file = writer.into_inner().map_err(pq_err)?;
+    file.sync_all().map_err(io(&tmp))?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    sync_dir(dir)
+}
+
+/// Reads every row of a Parquet file written by [`write_file`].
+pub(crate) fn read_file(path: &Path) -> Result<Vec<RecordBatch>, StoreError> {
+    let file = File::open(path).map_err(|e| StoreError::io(path, &e))?;
+    let pq_err = |e: parquet::errors::ParquetError| StoreError::Internal(format!("reading {}: {e}", path.display()));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq_err)?.build().map_err(pq_err)?;
+    reader.collect::<Result<Vec<_>, _>>().map_err(|e| StoreError::Internal(format!("reading {}: {e}", path.display())))
+}
+
+/// `map_err` for I/O on `path`.
+pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
+    move |e| StoreError::io(path, &e)
+}
+
+/// Makes a rename or a new entry in `dir` durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, &e))
+}

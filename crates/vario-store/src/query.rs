@@ -1,0 +1,179 @@
+//! Read-only SQL over every durable event, with Apache DataFusion.
+//!
+//! The `events` table is the Parquet files' rows with `seq <= watermark` UNION ALL the
+//! log's rows with `seq > watermark`: each event comes from exactly one side, whatever
+//! state compaction is in (files past the watermark are left out, see [`crate::compact`]).
+//! It reads the log read-only, so it works next to a running server or without one.
+//! Only a single `SELECT`/`WITH` query is accepted (DataFusion's SQL options refuse DDL,
+//! DML and other statements), so a query can never change the data directory.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, UInt64Type};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::{col, lit};
+use datafusion::prelude::{SQLOptions, SessionContext};
+use serde_json::Value;
+
+use crate::compact::{live_files, watermark};
+use crate::error::StoreError;
+use crate::parquet::{events_schema, to_record_batch};
+use crate::reader::LogReader;
+use crate::schema::LOG_FILE;
+use crate::store::LOG_DIR;
+
+/// Log rows read per step when loading the uncompacted tail.
+const LOG_PAGE: usize = 50_000;
+
+/// Why a query gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The SQL is wrong, refers to something unknown, or is not a read-only query.
+    #[error("{0}")]
+    Invalid(String),
+    /// The data directory could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The engine failed while reading (an unreadable file, out of memory).
+    #[error("the query failed: {0}")]
+    Engine(String),
+}
+
+impl From<DataFusionError> for QueryError {
+    fn from(e: DataFusionError) -> Self {
+        match e.find_root() {
+            DataFusionError::IoError(_)
+            | DataFusionError::ObjectStore(_)
+            | DataFusionError::ParquetError(_)
+            | DataFusionError::ResourcesExhausted(_)
+            | DataFusionError::Internal(_)
+            | DataFusionError::External(_) => Self::Engine(e.to_string()),
+            _ => Self::Invalid(e.to_string()),
+        }
+    }
+}
+
+/// A query's answer: column names and rows of JSON values (numbers, booleans, strings,
+/// nulls; other types as their text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// Column names, in order.
+    pub columns: Vec<String>,
+    /// One entry per row, one value per column.
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// Runs one read-only SQL query over the `events` table of `data_dir`.
+///
+/// Blocking: it runs DataFusion on a runtime of its own, so call it from a plain thread
+/// (in async code, from `spawn_blocking`).
+pub fn query(data_dir: &Path, sql: &str) -> Result<QueryResult, QueryError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| QueryError::Engine(format!("cannot start the query runtime: {e}")))?;
+    runtime.block_on(run(data_dir, sql))
+}
+
+async fn run(data_dir: &Path, sql: &str) -> Result<QueryResult, QueryError> {
+    let ctx = SessionContext::new();
+    // Read the watermark before the log: rows compacted in between then come from the log.
+    let mark = watermark(data_dir)?;
+    let log = ctx.read_table(Arc::new(MemTable::try_new(events_schema(), vec![log_tail(data_dir, mark)?])?))?;
+    let events = match parquet_table(data_dir, mark)? {
+        Some(files) => ctx.read_table(files)?.filter(col("seq").lt_eq(lit(mark)))?.union(log)?,
+        None => log,
+    };
+    ctx.register_table("events", events.into_view())?;
+    let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+    let frame = ctx.sql_with_options(sql, options).await?;
+    let columns = frame.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let batches = frame.collect().await?;
+    Ok(QueryResult { columns, rows: to_rows(&batches)? })
+}
+
+/// The log's events past the watermark, as Arrow batches (none when there is no log yet).
+fn log_tail(data_dir: &Path, mark: i64) -> Result<Vec<RecordBatch>, StoreError> {
+    if !data_dir.join(LOG_DIR).join(LOG_FILE).exists() {
+        return Ok(Vec::new());
+    }
+    let reader = LogReader::open(data_dir)?;
+    let mut after = mark;
+    let mut batches = Vec::new();
+    loop {
+        let page = reader.events_since(after, LOG_PAGE)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        batches.push(to_record_batch(&page)?);
+    }
+    Ok(batches)
+}
+
+/// The live Parquet files as one table, or `None` when there are none.
+fn parquet_table(data_dir: &Path, mark: i64) -> Result<Option<Arc<ListingTable>>, QueryError> {
+    let files = live_files(data_dir, mark)?;
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut urls = Vec::with_capacity(files.len());
+    for file in files {
+        let path = std::path::absolute(&file.path).map_err(|e| StoreError::io(&file.path, &e))?;
+        urls.push(ListingTableUrl::parse(path.to_string_lossy())?);
+    }
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config =
+        ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(events_schema());
+    Ok(Some(Arc::new(ListingTable::try_new(config)?)))
+}
+
+fn to_rows(batches: &[RecordBatch]) -> Result<Vec<Vec<Value>>, QueryError> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        let mut columns = Vec::with_capacity(batch.num_columns());
+        for column in batch.columns() {
+            columns.push(column_values(column.as_ref())?);
+        }
+        for i in 0..batch.num_rows() {
+            rows.push(columns.iter().map(|c| c[i].clone()).collect());
+        }
+    }
+    Ok(rows)
+}
+
+/// One column as JSON values: integers, floats and booleans as such, the rest as text.
+fn column_values(array: &dyn Array) -> Result<Vec<Value>, QueryError> {
+    let arrow_err = |e: arrow::error::ArrowError| QueryError::Engine(e.to_string());
+    let null_or = |i: usize, v: Value| if array.is_null(i) { Value::Null } else { v };
+    let n = array.len();
+    let ty = array.data_type();
+    Ok(if ty.is_signed_integer() {
+        let a = arrow::compute::cast(array, &DataType::Int64).map_err(arrow_err)?;
+        let a = a.as_primitive::<Int64Type>();
+        (0..n).map(|i| null_or(i, Value::from(a.value(i)))).collect()
+    } else if ty.is_unsigned_integer() {
+        let a = arrow::compute::cast(array, &DataType::UInt64).map_err(arrow_err)?;
+        let a = a.as_primitive::<UInt64Type>();
+        (0..n).map(|i| null_or(i, Value::from(a.value(i)))).collect()
+    } else if ty.is_floating() || matches!(ty, DataType::Decimal128(..) | DataType::Decimal256(..)) {
+        let a = arrow::compute::cast(array, &DataType::Float64).map_err(arrow_err)?;
+        let a = a.as_primitive::<Float64Type>();
+        // JSON has no NaN or infinity: those become null.
+        (0..n)
+            .map(|i| null_or(i, serde_json::Number::from_f64(a.value(i)).map_or(Value::Null, Value::Number)))
+            .collect()
+    } else if *ty == DataType::Boolean {
+        let a = array.as_boolean();
+        (0..n).map(|i| null_or(i, Value::Bool(a.value(i)))).collect()
+    } else if *ty == DataType::Null {
+        vec![Value::Null; n]
+    } else {
+        let formatter = ArrayFormatter::try_new(array, &FormatOptions::default()).map_err(arrow_err)?;
+        (0..n).map(|i| null_or(i, Value::String(formatter.value(i).to_string()))).collect()
+    })
+}
