@@ -169,19 +169,7 @@ fn check_client(server: &Server, summary: &Value, client_name: &str) {
 
     // The official SDK decided what Vario decides for the same datafile and users.
     let client = Client::from_datafile(&datafile.to_string()).unwrap();
-    let flag_tests: BTreeSet<&str> = datafile["featureFlags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|f| f["experimentIds"].as_array().unwrap().iter().map(|id| id.as_str().unwrap()))
-        .collect();
-    let ab_tests: Vec<&str> = datafile["experiments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| !flag_tests.contains(e["id"].as_str().unwrap()))
-        .map(|e| e["key"].as_str().unwrap())
-        .collect();
+    let ab_tests = crate::support::ab_test_keys(&datafile);
     let mut got: BTreeMap<&str, BTreeSet<(String, String, String)>> = BTreeMap::new();
     for event in sent.iter().filter(|e| e.get("decision").is_some()) {
         let d = &event["decision"];

@@ -100,19 +100,7 @@ fn every_visitor_arrives_with_the_summarys_counts_and_the_injected_effect() {
     let expected_ids: BTreeSet<String> = (0..VISITORS).map(|i| format!("visitor-5-{i}")).collect();
     assert_eq!(by_visitor.keys().map(|k| k.to_string()).collect::<BTreeSet<_>>(), expected_ids);
     let client = Client::from_datafile(&text).unwrap();
-    let flag_tests: BTreeSet<&str> = datafile["featureFlags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|f| f["experimentIds"].as_array().unwrap().iter().map(|id| id.as_str().unwrap()))
-        .collect();
-    let ab_tests: Vec<&str> = datafile["experiments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| !flag_tests.contains(e["id"].as_str().unwrap()))
-        .map(|e| e["key"].as_str().unwrap())
-        .collect();
+    let ab_tests = crate::support::ab_test_keys(&datafile);
     for (visitor, stored) in &by_visitor {
         let attributes = attributes_of(stored[0]);
         let mut expected = Vec::new();

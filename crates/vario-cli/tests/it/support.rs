@@ -95,3 +95,21 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Keys of the top-level experiments that are no flag's feature test (what an
+/// application activates directly).
+pub(crate) fn ab_test_keys(datafile: &serde_json::Value) -> Vec<&str> {
+    let flag_tests: std::collections::BTreeSet<&str> = datafile["featureFlags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["experimentIds"].as_array().into_iter().flatten().filter_map(|id| id.as_str()))
+        .collect();
+    datafile["experiments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["id"].as_str().is_some_and(|id| !flag_tests.contains(id)))
+        .filter_map(|e| e["key"].as_str())
+        .collect()
+}
