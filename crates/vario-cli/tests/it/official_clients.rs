@@ -210,33 +210,23 @@ fn start_server() -> Server {
 
 #[test]
 fn the_official_python_sdk_is_a_client_of_vario() {
-    let started = Instant::now();
     let python = repo_root().join(".venv-oracle/bin/python");
     assert!(python.exists(), "{}", missing(&python));
-    let server = start_server();
-    let mut command = Command::new(&python);
-    command.arg(clients_dir().join("python_client.py")).args([
-        "--server",
-        &server.url,
-        "--sdk-key",
-        SDK_KEY,
-        "--write-key",
-        WRITE_KEY,
-    ]);
-    let (lines, _) = user_lines();
-    let summary = run_client(command, &lines);
-    check_client(&server, &summary, "python-sdk");
-    eprintln!("python-sdk: {} events checked in {:?}", summary["events"].as_array().unwrap().len(), started.elapsed());
+    check_official_client(Command::new(&python), "python_client.py", "python-sdk");
 }
 
 #[test]
 fn the_official_javascript_sdk_is_a_client_of_vario() {
-    let started = Instant::now();
     let package = clients_dir().join("node_modules/@optimizely/optimizely-sdk");
     assert!(package.exists(), "{}", missing(&package));
+    check_official_client(Command::new("node"), "js_client.mjs", "node-sdk");
+}
+
+/// Runs one official client script against a fresh server and checks what it stored.
+fn check_official_client(mut command: Command, script: &str, client_name: &str) {
+    let started = Instant::now();
     let server = start_server();
-    let mut command = Command::new("node");
-    command.arg(clients_dir().join("js_client.mjs")).args([
+    command.arg(clients_dir().join(script)).args([
         "--server",
         &server.url,
         "--sdk-key",
@@ -246,6 +236,10 @@ fn the_official_javascript_sdk_is_a_client_of_vario() {
     ]);
     let (lines, _) = user_lines();
     let summary = run_client(command, &lines);
-    check_client(&server, &summary, "node-sdk");
-    eprintln!("node-sdk: {} events checked in {:?}", summary["events"].as_array().unwrap().len(), started.elapsed());
+    check_client(&server, &summary, client_name);
+    eprintln!(
+        "{client_name}: {} events checked in {:?}",
+        summary["events"].as_array().unwrap().len(),
+        started.elapsed()
+    );
 }
