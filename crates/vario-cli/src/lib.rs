@@ -29,6 +29,10 @@ pub enum Command {
     Serve(commands::serve::Args),
     /// Read-only SQL over the stored events (`events` table), with or without a running server.
     Query(commands::query::Args),
+    /// An experiment's results: visitors, conversions, improvement, always-valid intervals.
+    Results(commands::results::Args),
+    /// An experiment's attributed conversions, per-visitor table and results, as files.
+    Export(commands::export::Args),
     /// Generate realistic traffic from a datafile with the Vario SDK and send it to a server.
     Simulate(commands::simulate::Args),
 }
@@ -41,5 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => commands::serve::run(args),
         Command::Query(args) => commands::query::run(&args),
         Command::Simulate(args) => commands::simulate::run(&args),
+        Command::Results(args) => commands::results::run(&args),
+        Command::Export(args) => commands::export::run(&args),
     }
 }

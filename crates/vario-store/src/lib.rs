@@ -50,7 +50,7 @@ pub use self::parquet::{events_schema, to_record_batch};
 pub use compact::{CompactOptions, CompactReport, EVENTS_DIR, EventFile, compact, live_files, watermark};
 pub use datafiles::{DATAFILES_DIR, Datafiles, MAX_SDK_KEY_LEN, StoredDatafile, is_valid_sdk_key, sha256_hex};
 pub use error::{StoreError, Unavailable};
-pub use query::{QueryError, QueryResult, query};
+pub use query::{QueryError, QueryResult, ScanError, data_version, query, scan};
 pub use reader::{LogReader, StoredEvent};
 pub use row::{BatchRow, DecisionRow, EventKind, EventRow, PreparedBatch};
 pub use store::{AppendReceipt, CommitObserver, LOG_DIR, Store, StoreOptions, StoreStats, now_ms};

@@ -19,6 +19,7 @@ use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTable
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{col, lit};
 use datafusion::prelude::{SQLOptions, SessionContext};
+use futures::StreamExt;
 use serde_json::Value;
 
 use crate::compact::{live_files, watermark};
@@ -82,6 +83,63 @@ pub fn query(data_dir: &Path, sql: &str) -> Result<QueryResult, QueryError> {
 }
 
 async fn run(data_dir: &Path, sql: &str) -> Result<QueryResult, QueryError> {
+    let frame = read_only_frame(data_dir, sql).await?;
+    let columns = frame.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let batches = frame.collect().await?;
+    Ok(QueryResult { columns, rows: to_rows(&batches)? })
+}
+
+/// Runs one read-only SQL query over the `events` table of `data_dir` and hands each
+/// Arrow batch of the answer to `on_batch` as it is produced, so answers larger than
+/// memory can be folded. Stops at the first error `on_batch` returns.
+///
+/// Blocking, like [`query`].
+pub fn scan<E>(
+    data_dir: &Path,
+    sql: &str,
+    mut on_batch: impl FnMut(&RecordBatch) -> Result<(), E>,
+) -> Result<(), ScanError<E>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| QueryError::Engine(format!("cannot start the query runtime: {e}")))?;
+    runtime.block_on(async {
+        let frame = read_only_frame(data_dir, sql).await?;
+        let mut stream = frame.execute_stream().await.map_err(QueryError::from)?;
+        while let Some(batch) = stream.next().await {
+            on_batch(&batch.map_err(QueryError::from)?).map_err(ScanError::Consumer)?;
+        }
+        Ok(())
+    })
+}
+
+/// Why a [`scan`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError<E> {
+    /// The query failed.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// The consumer of the batches returned an error.
+    #[error("{0}")]
+    Consumer(E),
+}
+
+/// Identifies the state of the stored events: equal versions mean the same events, so a
+/// cached answer computed at one version is still right at the other.
+pub fn data_version(data_dir: &Path) -> Result<String, StoreError> {
+    let mark = watermark(data_dir)?;
+    let mut version = format!("w{mark}");
+    for file in live_files(data_dir, mark)? {
+        version.push_str(&format!(";{}:{}-{}", file.date, file.first, file.last));
+    }
+    let last = if data_dir.join(LOG_DIR).join(LOG_FILE).exists() { LogReader::open(data_dir)?.last_seq()? } else { 0 };
+    version.push_str(&format!(";l{last}"));
+    Ok(version)
+}
+
+/// The `events` table (Parquet files up to the watermark, the log past it) with `sql`
+/// planned on it, refusing anything but a query.
+async fn read_only_frame(data_dir: &Path, sql: &str) -> Result<datafusion::dataframe::DataFrame, QueryError> {
     let ctx = SessionContext::new();
     // Read the watermark before the log: rows compacted in between then come from the log.
     let mark = watermark(data_dir)?;
@@ -92,10 +150,7 @@ async fn run(data_dir: &Path, sql: &str) -> Result<QueryResult, QueryError> {
     };
     ctx.register_table("events", events.into_view())?;
     let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-    let frame = ctx.sql_with_options(sql, options).await?;
-    let columns = frame.schema().fields().iter().map(|f| f.name().clone()).collect();
-    let batches = frame.collect().await?;
-    Ok(QueryResult { columns, rows: to_rows(&batches)? })
+    Ok(ctx.sql_with_options(sql, options).await?)
 }
 
 /// The log's events past the watermark, as Arrow batches (none when there is no log yet).

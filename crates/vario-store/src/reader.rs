@@ -58,6 +58,12 @@ impl LogReader {
         self.scalar("SELECT count(*) FROM events")
     }
 
+    /// The largest stored `seq` (0 when the log is empty): with the watermark and the
+    /// file list it tells whether the data changed since a cached answer.
+    pub fn last_seq(&self) -> Result<u64, StoreError> {
+        self.scalar("SELECT coalesce(max(seq), 0) FROM events")
+    }
+
     /// Number of appends recorded (including ones whose events were all duplicates).
     pub fn batch_count(&self) -> Result<u64, StoreError> {
         self.scalar("SELECT count(*) FROM batches")

@@ -2,6 +2,8 @@
 
 pub mod datafile;
 pub mod eval;
+pub mod export;
 pub mod query;
+pub mod results;
 pub mod serve;
 pub mod simulate;

@@ -12,6 +12,8 @@ mod official_clients;
 mod parquet_check;
 /// `vario query` on a data directory written by the store.
 mod query;
+/// `vario results` and `vario export` on simulated traffic.
+mod results;
 /// `vario serve` as a process: SIGKILL crash safety, SIGTERM, configuration, read-only data.
 mod serve;
 /// `vario simulate` against a running server.

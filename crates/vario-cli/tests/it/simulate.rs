@@ -15,7 +15,7 @@ use crate::support::Server;
 
 /// The generated medium datafile plus a plain 50/50 A/B test and a purchase event, so
 /// that an effect can be injected on a variation every visitor may see.
-fn simulation_datafile() -> Value {
+pub(crate) fn simulation_datafile() -> Value {
     let mut datafile = datafile(Shape::MEDIUM, 11);
     datafile["experiments"].as_array_mut().unwrap().push(json!({
         "id": "990000", "key": "checkout_test", "layerId": "990099", "status": "Running",
@@ -31,7 +31,7 @@ fn simulation_datafile() -> Value {
 
 /// Runs `vario simulate --json` against `server` with `args` (words split at spaces)
 /// and `datafile` (a path) when given; its exit status and summary.
-fn simulate(server: &Server, args: &str, datafile: Option<&std::path::Path>) -> (Output, Value) {
+pub(crate) fn simulate(server: &Server, args: &str, datafile: Option<&std::path::Path>) -> (Output, Value) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_vario"));
     command.args(["simulate", "--json", "--server", &server.url]).args(args.split_whitespace());
     if let Some(path) = datafile {

@@ -1,6 +1,7 @@
 //! Integration tests of `vario-stats`: the worked examples of the
 //! statistics spec (`stats.md`), reference cases generated with gbstats,
-//! scipy, numpy and statsmodels (`tools/stats-oracle/`), and property tests.
+//! scipy, numpy and statsmodels (`tools/stats-oracle/`), property tests, and
+//! the validity simulation in small.
 
 /// Asserts `|actual − expected| ≤ tol·max(1, |expected|)`: an absolute
 /// tolerance for values up to 1 in size (p-values, chance to win) and a
@@ -22,4 +23,9 @@ macro_rules! assert_close {
 
 mod properties;
 mod reference_cases;
+// The simulation behind the `validity` example (docs/validity.md), shared so
+// the test runs exactly the code that produces the published figures.
+#[path = "../../examples/validity/simulation.rs"]
+mod simulation;
 mod spec_examples;
+mod validity;
