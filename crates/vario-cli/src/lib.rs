@@ -33,8 +33,15 @@ pub enum Command {
     Results(commands::results::Args),
     /// An experiment's attributed conversions, per-visitor table and results, as files.
     Export(commands::export::Args),
+    /// Write a synthetic A/B test data set straight into storage (benchmarks, demos).
+    Generate(commands::generate::Args),
     /// Generate realistic traffic from a datafile with the Vario SDK and send it to a server.
     Simulate(commands::simulate::Args),
+    /// Projects as declarative YAML files: apply, export, import a datafile.
+    #[command(subcommand)]
+    Project(commands::project::Command),
+    /// What a user gets from every flag and experiment, and why.
+    Explain(commands::explain::Args),
 }
 
 /// Runs a parsed command line.
@@ -47,5 +54,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(args) => commands::simulate::run(&args),
         Command::Results(args) => commands::results::run(&args),
         Command::Export(args) => commands::export::run(&args),
+        Command::Generate(args) => commands::generate::run(&args),
+        Command::Project(command) => commands::project::run(&command),
+        Command::Explain(args) => commands::explain::run(&args),
     }
 }

@@ -20,6 +20,7 @@ mod error;
 pub mod export;
 mod request;
 pub mod segment;
+pub mod synthetic;
 pub mod table;
 mod time;
 

@@ -90,7 +90,7 @@ pub fn render_table(doc: &ResultsDocument) -> String {
             rows.push(vec![
                 row.variation_key.clone(),
                 row.visitors.to_string(),
-                format!("{}", row.sum),
+                sum_text(row.sum),
                 mean_text(metric.aggregation, row.mean),
                 effect_text(row, row.improvement),
                 interval,
@@ -106,6 +106,11 @@ pub fn render_table(doc: &ResultsDocument) -> String {
         }
     }
     out
+}
+
+/// Whole sums as integers, others to two decimals.
+fn sum_text(sum: f64) -> String {
+    if sum.fract() == 0.0 && sum.abs() < 1e15 { format!("{sum:.0}") } else { format!("{sum:.2}") }
 }
 
 fn verdict(v: Verdict) -> &'static str {

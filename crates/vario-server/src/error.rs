@@ -65,11 +65,13 @@ pub enum Code {
     ShuttingDown,
     /// A bug.
     Internal,
+    /// The change is based on an old revision, or creates what exists.
+    Conflict,
 }
 
 impl Code {
     /// Every code, in a fixed order (metrics index by it).
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::MalformedJson,
         Self::InvalidField,
         Self::TooLong,
@@ -88,6 +90,7 @@ impl Code {
         Self::Overloaded,
         Self::ShuttingDown,
         Self::Internal,
+        Self::Conflict,
     ];
 
     /// The wire spelling.
@@ -111,6 +114,7 @@ impl Code {
             Self::Overloaded => "overloaded",
             Self::ShuttingDown => "shutting_down",
             Self::Internal => "internal",
+            Self::Conflict => "conflict",
         }
     }
 
@@ -133,6 +137,7 @@ impl Code {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::StorageUnavailable | Self::Overloaded | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Conflict => StatusCode::CONFLICT,
         }
     }
 }

@@ -6,6 +6,8 @@
 //!   unavailable.
 //! - `GET /datafiles/{sdk_key}.json` and `PUT /api/v1/environments/{sdk_key}/datafile`.
 //! - `POST /api/v1/query` (admin token): read-only SQL over the stored events.
+//! - `/api/v1/projects/...` (admin token): project management; every change publishes
+//!   the datafiles whose content changed. `GET /api/v1/openapi.json` describes it.
 //! - `GET /healthz`, `GET /metrics` (Prometheus text).
 //!
 //! In the background, new events are copied from the log into Parquet files every
@@ -46,6 +48,20 @@ pub fn router(state: AppState) -> Router {
         .route("/datafiles/{file}", get(routes::datafiles::get_datafile))
         .route("/api/v1/environments/{sdk_key}/datafile", put(routes::datafiles::put_datafile))
         .route("/api/v1/query", post(routes::query::post_query))
+        .route("/api/v1/openapi.json", get(routes::projects::openapi))
+        .route("/api/v1/projects", get(routes::projects::list))
+        .route("/api/v1/projects/{project}", get(routes::projects::get_project).put(routes::projects::put_project))
+        .route("/api/v1/projects/{project}/audit", get(routes::projects::audit))
+        .route(
+            "/api/v1/projects/{project}/{kind}",
+            get(routes::projects::get_objects).post(routes::projects::post_object),
+        )
+        .route(
+            "/api/v1/projects/{project}/{kind}/{key}",
+            get(routes::projects::get_objects)
+                .put(routes::projects::put_object)
+                .delete(routes::projects::archive_object),
+        )
         .route("/healthz", get(routes::health::healthz))
         .route("/metrics", get(routes::health::metrics))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such endpoint; see docs/http-api.md") })

@@ -51,6 +51,9 @@ struct Inner {
     shutting_down: AtomicBool,
     // Compactions one at a time: the periodic one may still run when shutdown starts one.
     compaction: Mutex<()>,
+    // The project store, opened on first use: a read-only data directory must not stop
+    // the server from serving datafiles.
+    projects: Mutex<Option<Arc<vario_project::SqliteStore>>>,
 }
 
 impl AppState {
@@ -94,6 +97,7 @@ impl AppState {
             datafile_writes: tokio::sync::Mutex::new(()),
             shutting_down: AtomicBool::new(false),
             compaction: Mutex::new(()),
+            projects: Mutex::new(None),
         };
         Ok((Self { inner: Arc::new(inner) }, source))
     }
@@ -175,6 +179,17 @@ impl AppState {
     /// Bytes of all served datafiles.
     pub fn hosted_bytes(&self) -> u64 {
         self.inner.hosted.read().unwrap_or_else(PoisonError::into_inner).values().map(|h| h.bytes.len() as u64).sum()
+    }
+
+    /// The project store (`projects.sqlite3` in the data directory), opened on first use.
+    pub fn projects(&self) -> Result<Arc<vario_project::SqliteStore>, vario_project::ProjectError> {
+        let mut slot = self.inner.projects.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(store) = &*slot {
+            return Ok(Arc::clone(store));
+        }
+        let store = Arc::new(vario_project::SqliteStore::open_in(&self.inner.config.data_dir)?);
+        *slot = Some(Arc::clone(&store));
+        Ok(store)
     }
 
     /// Held while a datafile is replaced.

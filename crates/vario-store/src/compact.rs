@@ -264,7 +264,7 @@ fn all_files(data_dir: &Path) -> Result<Vec<EventFile>, StoreError> {
 }
 
 /// Zero-padded so that names sort in seq order.
-fn file_name(first: i64, last: i64) -> String {
+pub(crate) fn file_name(first: i64, last: i64) -> String {
     format!("seq-{first:020}-{last:020}.parquet")
 }
 

@@ -35,6 +35,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod bulk;
 mod compact;
 mod datafiles;
 mod error;
@@ -47,6 +48,7 @@ mod store;
 mod writer;
 
 pub use self::parquet::{events_schema, to_record_batch};
+pub use bulk::{BULK_MARKER, BulkWriter, is_bulk_loaded};
 pub use compact::{CompactOptions, CompactReport, EVENTS_DIR, EventFile, compact, live_files, watermark};
 pub use datafiles::{DATAFILES_DIR, Datafiles, MAX_SDK_KEY_LEN, StoredDatafile, is_valid_sdk_key, sha256_hex};
 pub use error::{StoreError, Unavailable};

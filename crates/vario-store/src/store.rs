@@ -140,6 +140,13 @@ impl Store {
     /// WAL on open, so every commit acknowledged before a crash is there.
     pub fn open_with(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Self, StoreError> {
         let dir = dir.as_ref().to_path_buf();
+        if crate::bulk::is_bulk_loaded(&dir) {
+            return Err(StoreError::Internal(format!(
+                "{}: this data directory was bulk-loaded (generated data, no log) and is read-only; \
+                 use vario query or vario results on it",
+                dir.display()
+            )));
+        }
         let log_dir = dir.join(LOG_DIR);
         std::fs::create_dir_all(&log_dir).map_err(|e| StoreError::io(&log_dir, &e))?;
         let log_path = log_dir.join(LOG_FILE);

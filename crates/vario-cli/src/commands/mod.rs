@@ -2,7 +2,10 @@
 
 pub mod datafile;
 pub mod eval;
+pub mod explain;
 pub mod export;
+pub mod generate;
+pub mod project;
 pub mod query;
 pub mod results;
 pub mod serve;

@@ -10,6 +10,8 @@ mod eval;
 mod official_clients;
 /// The Parquet files read by pyarrow.
 mod parquet_check;
+/// `vario project`, `vario explain` and `vario datafile diff` on a data directory.
+mod project;
 /// `vario query` on a data directory written by the store.
 mod query;
 /// `vario results` and `vario export` on simulated traffic.

@@ -3,4 +3,5 @@
 pub mod datafiles;
 pub mod events;
 pub mod health;
+pub mod projects;
 pub mod query;

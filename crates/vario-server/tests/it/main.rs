@@ -4,6 +4,7 @@ mod auth;
 mod datafiles;
 mod events;
 mod health;
+mod projects;
 mod props;
 mod query;
 
