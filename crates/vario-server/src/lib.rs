@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/datafiles/{file}", get(routes::datafiles::get_datafile))
         .route("/api/v1/environments/{sdk_key}/datafile", put(routes::datafiles::put_datafile))
         .route("/api/v1/query", post(routes::query::post_query))
+        .route("/api/v1/experiments/{key}/results", get(routes::results::get_results))
         .route("/api/v1/openapi.json", get(routes::projects::openapi))
         .route("/api/v1/projects", get(routes::projects::list))
         .route("/api/v1/projects/{project}", get(routes::projects::get_project).put(routes::projects::put_project))

@@ -54,6 +54,8 @@ struct Inner {
     // The project store, opened on first use: a read-only data directory must not stop
     // the server from serving datafiles.
     projects: Mutex<Option<Arc<vario_project::SqliteStore>>>,
+    // Results engine with its cache of answers on unchanged data.
+    results: Arc<vario_results::Engine>,
 }
 
 impl AppState {
@@ -80,6 +82,7 @@ impl AppState {
             Err(e) => return Err(e.into()),
         };
         let datafiles = Datafiles::new(&config.data_dir);
+        let config_data_dir = config.data_dir.clone();
         let hosted = datafiles
             .load_all()?
             .into_iter()
@@ -98,8 +101,14 @@ impl AppState {
             shutting_down: AtomicBool::new(false),
             compaction: Mutex::new(()),
             projects: Mutex::new(None),
+            results: Arc::new(vario_results::Engine::new(&config_data_dir)),
         };
         Ok((Self { inner: Arc::new(inner) }, source))
+    }
+
+    /// The results engine (shared, so that its cache serves every request).
+    pub fn results(&self) -> Arc<vario_results::Engine> {
+        Arc::clone(&self.inner.results)
     }
 
     /// The configuration.

@@ -5,3 +5,4 @@ pub mod events;
 pub mod health;
 pub mod projects;
 pub mod query;
+pub mod results;

@@ -7,6 +7,7 @@ mod health;
 mod projects;
 mod props;
 mod query;
+mod results;
 
 use std::io::Write;
 use std::thread::JoinHandle;
