@@ -4,7 +4,8 @@
 #     tools/oracle/ uses too); set PYTHON to choose the interpreter that creates it;
 #   - node_modules/ here, exactly as package-lock.json pins it (npm ci), when it is missing
 #     or older than the lock file.
-# The integration test crates/vario-cli/tests/it/official_clients.rs fails without them;
+# The integration tests crates/vario-cli/tests/it/official_clients.rs and
+# crates/vario-cli/tests/it/project/official_sdk.rs (with decide_all.py) fail without them;
 # scripts/test runs this script first.
 set -euo pipefail
 

@@ -9,6 +9,7 @@
 //! - `/api/v1/projects/...` (admin token): project management; every change publishes
 //!   the datafiles whose content changed. `GET /api/v1/openapi.json` describes it.
 //! - `GET /healthz`, `GET /metrics` (Prometheus text).
+//! - `/ui/...`: the pages (results, projects, explain) behind a sign-in session.
 //!
 //! In the background, new events are copied from the log into Parquet files every
 //! `compact_interval_seconds` and once more at shutdown.
@@ -21,9 +22,11 @@ pub mod auth;
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod explain;
 pub mod metrics;
 pub mod routes;
 pub mod state;
+pub mod ui;
 pub mod validate;
 
 use std::future::{Future, IntoFuture};
@@ -65,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(routes::health::healthz))
         .route("/metrics", get(routes::health::metrics))
+        .merge(ui::router())
         .fallback(|| async { ApiError::new(Code::NotFound, "no such endpoint; see docs/http-api.md") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(Code::MethodNotAllowed, "this endpoint does not take that method")

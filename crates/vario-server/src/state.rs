@@ -175,9 +175,30 @@ impl AppState {
         &self.inner.datafiles
     }
 
-    /// The served datafile of `sdk_key`.
+    /// The served datafile of `sdk_key`. The command line (`vario project apply/import`)
+    /// writes `datafiles/` while the server runs, so the file's modification time and
+    /// length are compared with the served copy's (one `stat`), and a changed or new file
+    /// is read and served from then on. When the file is gone or cannot be read, the
+    /// served copy stays.
     pub fn hosted(&self, sdk_key: &str) -> Option<Arc<Hosted>> {
-        self.inner.hosted.read().unwrap_or_else(PoisonError::into_inner).get(sdk_key).cloned()
+        let cached = self.inner.hosted.read().unwrap_or_else(PoisonError::into_inner).get(sdk_key).cloned();
+        let Some(stamp) = self.inner.datafiles.stamp(sdk_key) else { return cached };
+        if cached.as_ref().is_some_and(|h| (h.modified, h.bytes.len() as u64) == stamp) {
+            return cached;
+        }
+        match self.inner.datafiles.get(sdk_key) {
+            Ok(Some(stored)) => {
+                tracing::info!(sdk_key, bytes = stored.bytes.len(), "datafile changed on disk; serving the new one");
+                let hosted = Arc::new(Hosted::from(stored));
+                self.set_hosted(sdk_key.to_owned(), Arc::clone(&hosted));
+                Some(hosted)
+            }
+            Ok(None) => cached,
+            Err(e) => {
+                tracing::warn!(sdk_key, error = %e, "cannot read the changed datafile; serving the previous one");
+                cached
+            }
+        }
     }
 
     /// Serves `hosted` for `sdk_key` from now on.

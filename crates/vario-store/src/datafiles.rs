@@ -2,7 +2,7 @@
 //! directory, replaced atomically and durably (write, fsync, rename, fsync directory)
 //! so a crash leaves the old or the new datafile, never a torn one.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -75,15 +75,31 @@ impl Datafiles {
     pub fn get(&self, sdk_key: &str) -> Result<Option<StoredDatafile>, StoreError> {
         check_key(sdk_key)?;
         let path = self.path(sdk_key);
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                let modified =
-                    std::fs::metadata(&path).and_then(|m| m.modified()).map_err(|e| StoreError::io(&path, &e))?;
-                Ok(Some(StoredDatafile { sdk_key: sdk_key.to_owned(), sha256: sha256_hex(&bytes), bytes, modified }))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::io(&path, &e)),
+        let mut file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io(&path, &e)),
+        };
+        // The time comes from the open file, not the path: a replacement renamed in while
+        // this reads must not lend its time to these bytes ([`Datafiles::stamp`] relies on it).
+        let mut bytes = Vec::new();
+        let modified = file
+            .read_to_end(&mut bytes)
+            .and_then(|_| file.metadata())
+            .and_then(|m| m.modified())
+            .map_err(|e| StoreError::io(&path, &e))?;
+        Ok(Some(StoredDatafile { sdk_key: sdk_key.to_owned(), sha256: sha256_hex(&bytes), bytes, modified }))
+    }
+
+    /// Modification time and length of the datafile of `sdk_key` on disk, without reading
+    /// it: `None` when there is none (or the key is invalid). A server compares it with what
+    /// it serves to notice datafiles another process (`vario project apply`) wrote.
+    pub fn stamp(&self, sdk_key: &str) -> Option<(SystemTime, u64)> {
+        if !is_valid_sdk_key(sdk_key) {
+            return None;
         }
+        let meta = std::fs::metadata(self.path(sdk_key)).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
     }
 
     /// Every stored datafile (none when the directory does not exist yet).

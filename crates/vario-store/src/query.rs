@@ -18,7 +18,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{col, lit};
-use datafusion::prelude::{SQLOptions, SessionContext};
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -140,7 +140,12 @@ pub fn data_version(data_dir: &Path) -> Result<String, StoreError> {
 /// The `events` table (Parquet files up to the watermark, the log past it) with `sql`
 /// planned on it, refusing anything but a query.
 async fn read_only_frame(data_dir: &Path, sql: &str) -> Result<datafusion::dataframe::DataFrame, QueryError> {
-    let ctx = SessionContext::new();
+    let mut config = SessionConfig::new();
+    // Evaluate filters while decoding Parquet: rows a filter drops are never decoded in
+    // the other columns (most events of a results scan are dropped by `event_key`).
+    config.options_mut().execution.parquet.pushdown_filters = true;
+    config.options_mut().execution.parquet.reorder_filters = true;
+    let ctx = SessionContext::new_with_config(config);
     // Read the watermark before the log: rows compacted in between then come from the log.
     let mark = watermark(data_dir)?;
     let log = ctx.read_table(Arc::new(MemTable::try_new(events_schema(), vec![log_tail(data_dir, mark)?])?))?;

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use serde_json::{Value, json};
-use vario_core::{Reason, User, experiment_variation};
-use vario_datafile::{Origin, ProjectConfig};
+use serde_json::Value;
+use vario_datafile::ProjectConfig;
 use vario_project::{SqliteStore, Store};
-use vario_sdk::{Attributes, Client, DecideOptions};
+use vario_sdk::Attributes;
+use vario_server::explain::{explain, parse_attribute};
 use vario_store::Datafiles;
 
 use crate::exit_code;
@@ -44,13 +44,9 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut attributes = Attributes::new();
     for pair in &args.attributes {
-        let Some((key, raw)) = pair.split_once('=') else {
+        let Some((key, value)) = parse_attribute(pair) else {
             eprintln!("error: --attr {pair:?} is not KEY=VALUE");
             return Ok(exit_code::BAD_INPUT.into());
-        };
-        let value = match serde_json::from_str::<Value>(raw) {
-            Ok(v @ (Value::Number(_) | Value::Bool(_) | Value::Null)) => v,
-            _ => Value::from(raw),
         };
         attributes.insert(key, value);
     }
@@ -89,37 +85,6 @@ fn datafile(args: &Args) -> anyhow::Result<Option<String>> {
     }
     let hosted = Datafiles::new(&dir).get(sdk_key).with_context(|| format!("cannot read the datafile of {sdk_key}"))?;
     Ok(hosted.map(|d| String::from_utf8_lossy(&d.bytes).into_owned()))
-}
-
-/// Every flag's decision (through the SDK, no events) and every experiment's
-/// variation, each with its reasons.
-fn explain(text: &str, config: &ProjectConfig, user_id: &str, attributes: &Attributes) -> anyhow::Result<Value> {
-    let client = Client::from_datafile(text)?;
-    let user = client.create_user_context(user_id, attributes.clone());
-    let options = DecideOptions::INCLUDE_REASONS | DecideOptions::DISABLE_DECISION_EVENT;
-    let flags: Vec<Value> = config
-        .flags
-        .iter()
-        .map(|flag| {
-            let d = user.decide(&flag.key, options);
-            json!({"flag": flag.key, "enabled": d.enabled(), "variation": d.variation_key(), "rule": d.rule_key(),
-                   "variables": d.variables(), "reasons": d.reasons()})
-        })
-        .collect();
-    let core_user = User::new(user_id, attributes);
-    let experiments: Vec<Value> = config
-        .experiments
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| !e.is_feature_test && !matches!(e.origin, Origin::Rollout(_)))
-        .map(|(i, e)| {
-            let mut trace: Vec<Reason> = Vec::new();
-            let (variation, _) = experiment_variation(config, i, &core_user, None, &mut trace);
-            let reasons: Vec<String> = trace.iter().map(|r| r.describe(config)).collect();
-            json!({"experiment": e.key, "variation": variation.map(|v| &config.variation(v).key), "reasons": reasons})
-        })
-        .collect();
-    Ok(json!({"revision": config.revision, "user": user_id, "flags": flags, "experiments": experiments}))
 }
 
 fn print_text(report: &Value) {

@@ -1,5 +1,7 @@
 //! Integration tests of the `vario` command.
 
+/// Headless Chromium over WebDriver, for the page tests.
+mod browser;
 /// The official-SDK case sets in `spec/compat`, run through `vario eval`.
 mod compat;
 /// `vario datafile validate`.
@@ -22,3 +24,5 @@ mod serve;
 mod simulate;
 /// A `vario serve` process for the tests that need one.
 mod support;
+/// The pages in a real browser: results, projects, explain, sign-in.
+mod ui;

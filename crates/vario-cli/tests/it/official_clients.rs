@@ -35,7 +35,8 @@ fn clients_dir() -> PathBuf {
     repo_root().join("tools/official-clients")
 }
 
-fn missing(what: &Path) -> String {
+/// How a test says that an official SDK is not installed.
+pub(crate) fn missing(what: &Path) -> String {
     format!("{} is missing: run tools/official-clients/setup.sh (scripts/test does)", what.display())
 }
 

@@ -1,6 +1,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Imported datafiles built back, asked of the official Python SDK.
+mod official_sdk;
+
 fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
 }
@@ -81,4 +84,69 @@ fn import_then_explain_and_diff() {
     let differ = vario(dir.path(), &["datafile", "diff", original.to_str().unwrap(), hosted.to_str().unwrap()]);
     assert_eq!(differ.status.code(), Some(1));
     assert!(text(&differ).contains("~ revision:"), "{}", text(&differ));
+}
+
+/// `GET /datafiles/{file}` of `server`: (status, ETag, body).
+fn fetch_datafile(server: &crate::support::Server, file: &str, if_none_match: Option<&str>) -> (u16, String, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut request = agent.get(format!("{}/datafiles/{file}", server.url));
+    if let Some(tag) = if_none_match {
+        request = request.header("if-none-match", tag);
+    }
+    let mut answer = request.call().unwrap();
+    let etag = answer.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    (answer.status().as_u16(), etag, answer.body_mut().read_to_string().unwrap_or_default())
+}
+
+/// The README's walkthrough with a YAML file: `vario project apply` while `vario serve`
+/// runs on the same data directory; the server serves each new datafile at once, and an
+/// event the project declares is accepted.
+#[test]
+fn a_running_server_serves_what_the_command_line_applies() {
+    let server = crate::support::Server::start();
+    let dir = server.data_dir().to_str().unwrap().to_owned();
+    assert_eq!(fetch_datafile(&server, "shop-production.json", None).0, 404);
+
+    let example = std::fs::read_to_string(repo("examples/project.yaml")).unwrap();
+    let file = server.scratch("project.yaml");
+    std::fs::write(&file, &example).unwrap();
+    let applied = vario(server.data_dir(), &["project", "apply", file.to_str().unwrap(), "--data-dir", &dir]);
+    assert!(applied.status.success(), "{}", text(&applied));
+    let (status, etag, body) = fetch_datafile(&server, "shop-production.json", None);
+    assert_eq!(status, 200, "{body}");
+    let first: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(first["revision"], "1");
+    assert_eq!(fetch_datafile(&server, "shop-production.json", Some(&etag)).0, 304);
+
+    // A second change on the command line: the next request gets it, with a new ETag.
+    let changed = example.replace("{to: control, end: 5000}", "{to: control, end: 4000}");
+    assert_ne!(changed, example);
+    std::fs::write(&file, &changed).unwrap();
+    let applied = vario(server.data_dir(), &["project", "apply", file.to_str().unwrap(), "--data-dir", &dir]);
+    assert!(applied.status.success(), "{}", text(&applied));
+    let (status, new_etag, body) = fetch_datafile(&server, "shop-production.json", Some(&etag));
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(new_etag, etag);
+    let second: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(second["revision"], "2");
+
+    // The application tracks an event the project declares.
+    let batch = serde_json::json!({
+        "account_id": second["accountId"], "project_id": second["projectId"],
+        "visitors": [{"visitor_id": "user-1", "snapshots": [{"events": [{
+            "key": "purchase", "uuid": "3f1e0c5a-0000-4000-8000-000000000001",
+            "timestamp": 1_700_000_000_000_i64, "revenue": 4200}]}]}]
+    });
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let answer = agent
+        .post(format!("{}/v1/events", server.url))
+        .header("content-type", "application/json")
+        .send(batch.to_string().as_bytes())
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 204);
+    assert_eq!(server.events().len(), 1);
 }

@@ -38,7 +38,7 @@ WITH d AS (SELECT visitor_id, variation_id, timestamp, seq FROM events
 SELECT f.variation_id, count(*) AS visitors, count(c.visitor_id) AS converters
 FROM f LEFT JOIN c ON c.visitor_id = f.visitor_id GROUP BY f.variation_id ORDER BY f.variation_id";
 
-fn simulated() -> Server {
+pub(crate) fn simulated() -> Server {
     let server = Server::start_with(&["--write-key", "2002=simulate-write-key"]);
     server.put_datafile("sim_key", &simulation_datafile().to_string());
     let args = "--sdk-key sim_key --write-key simulate-write-key --visitors 3000 --seed 9 --concurrency 2 \
@@ -164,4 +164,40 @@ fn bad_options_exit_2_naming_the_problem() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(expect), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn a_generated_data_set_has_its_effect_and_refuses_to_be_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("generated");
+    let out = Command::new(env!("CARGO_BIN_EXE_vario"))
+        .args(["generate", "--visitors", "4000", "--lift", "0.5", "--seed", "3", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = json_of(&vario(&["results", "--experiment", "checkout_test", "--format", "json"], &data));
+    let total: u64 = doc["variations"].as_array().unwrap().iter().map(|v| v["visitors"].as_u64().unwrap()).sum();
+    assert_eq!(total, 4000);
+    let rate = &doc["metrics"][0]["variations"][1];
+    assert!(rate["relative_improvement"].as_f64().unwrap() > 0.2, "+50% generated: {rate}");
+    assert!(doc["multiple_exposures"]["visitors"].as_u64().unwrap() > 0);
+    // Decisions and the plain SQL agree on visitors here too.
+    let rows = query(&data, "SELECT count(DISTINCT visitor_id) FROM events WHERE kind = 'decision'");
+    assert_eq!(rows[0][0], 4000);
+    // Generating twice into one directory, or serving it, is refused.
+    let again = Command::new(env!("CARGO_BIN_EXE_vario")).args(["generate", "--data-dir"]).arg(&data).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("fresh data directory"));
+    let serve = Command::new(env!("CARGO_BIN_EXE_vario"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!serve.status.success());
+    assert!(
+        String::from_utf8_lossy(&serve.stderr).contains("bulk-loaded"),
+        "{}",
+        String::from_utf8_lossy(&serve.stderr)
+    );
 }

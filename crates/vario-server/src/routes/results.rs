@@ -2,6 +2,7 @@
 //! `vario results --format json`, with the same options as query parameters.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -77,7 +78,17 @@ pub async fn get_results(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<ResultsDocument>, ApiError> {
     require_admin(&headers, app.admin_token())?;
-    let (req, sdk_key) = request(&key, &params)?;
+    Ok(Json((*compute(&app, &key, &params).await?).clone()))
+}
+
+/// The results document of `key` for the query parameters `params` (also what the
+/// results page shows).
+pub(crate) async fn compute(
+    app: &AppState,
+    key: &str,
+    params: &HashMap<String, String>,
+) -> Result<Arc<ResultsDocument>, ApiError> {
+    let (req, sdk_key) = request(key, params)?;
     let engine = app.results();
     // DataFusion runs on its own runtime in the blocking pool: long computations never
     // hold up the request threads.
@@ -88,7 +99,7 @@ pub async fn get_results(
     .await
     .map_err(ApiError::internal)?;
     match answer {
-        Ok(doc) => Ok(Json((*doc).clone())),
+        Ok(doc) => Ok(doc),
         Err(e @ ResultsError::UnknownExperiment { .. }) => Err(ApiError::new(Code::NotFound, e.to_string())),
         Err(e @ (ResultsError::InvalidRequest(_) | ResultsError::Datafile(_))) => {
             Err(ApiError::new(Code::InvalidField, e.to_string()))
