@@ -1,6 +1,9 @@
 //! Results of one experiment (4 metrics) over a generated data set:
-//! - `vario/*`: the engine as `vario results` runs it: cold, repeated on unchanged data
-//!   (cache), and with a segment or a date range (a new computation each);
+//! - `vario/*`: the engine as `vario results` runs it: cold (a new engine reads
+//!   storage), repeated on unchanged data (the answer cache), a segment on a new engine
+//!   (storage read with the attributes), and segment or date-range changes on a warm
+//!   engine (computed again from the experiment's events held in memory; every
+//!   iteration asks something new, so the answer cache never serves it);
 //! - `hand_written/single_pass`: one single-threaded pass reading the Parquet files
 //!   directly, the practical limit of the computation;
 //! - `datafusion/plain_sql`: the same numbers as one plain DataFusion SQL query.
@@ -154,14 +157,33 @@ fn bench(c: &mut Criterion) {
     group.bench_function("vario/cached", |b| b.iter(|| engine.results(&config, &req, &|_| {}).expect("results")));
     let mut segment = req.clone();
     segment.segment = Some(SegmentDoc { attribute: "browser".into(), value: "safari".into() });
-    group.bench_function("vario/segment", |b| {
+    group.bench_function("vario/segment_cold", |b| {
         b.iter(|| Engine::new(&dir).results(&config, &segment, &|_| {}).expect("results"))
     });
-    let mut window = req.clone();
+    // Warm: the engine has read the experiment's events (with attributes) once.
+    engine.results(&config, &segment, &|_| {}).expect("results");
+    let browsers = ["safari", "chrome", "firefox", "edge"];
+    let mut n = 0u32;
+    group.bench_function("vario/segment_change_warm", |b| {
+        b.iter(|| {
+            n += 1;
+            let mut r = req.clone();
+            r.segment = Some(SegmentDoc { attribute: "browser".into(), value: browsers[n as usize % 4].into() });
+            // A new alpha each time: the request is new, so the answer cache cannot serve it.
+            r.alpha = 0.05 + f64::from(n) * 1e-9;
+            engine.results(&config, &r, &|_| {}).expect("results")
+        })
+    });
     let start = Synthetic::default().start;
-    window.window = Window { from: Some(start + 2 * 86_400_000), to: Some(start + 9 * 86_400_000 - 1) };
-    group.bench_function("vario/date_range", |b| {
-        b.iter(|| Engine::new(&dir).results(&config, &window, &|_| {}).expect("results"))
+    group.bench_function("vario/date_range_change_warm", |b| {
+        b.iter(|| {
+            n += 1;
+            let mut r = req.clone();
+            let day = i64::from(n % 7);
+            r.window = Window { from: Some(start + day * 86_400_000), to: Some(start + (day + 7) * 86_400_000 - 1) };
+            r.alpha = 0.05 + f64::from(n) * 1e-9;
+            engine.results(&config, &r, &|_| {}).expect("results")
+        })
     });
     group.bench_function("hand_written/single_pass", |b| b.iter(|| hand_written(&dir)));
     group

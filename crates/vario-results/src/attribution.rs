@@ -15,6 +15,7 @@
 //! Duplicated events never reach this module: the store keeps each event uuid once.
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use foldhash::HashMap;
 use foldhash::HashMapExt;
@@ -70,6 +71,16 @@ struct Exposure {
     in_segment: bool,
 }
 
+impl Exposure {
+    /// A visitor of the table without a decision in the window (yet).
+    const NONE: Self =
+        Self { variation: u32::MAX, first_ts: i64::MAX, first_seq: i64::MAX, multiple: false, in_segment: false };
+
+    fn exposed(&self) -> bool {
+        self.first_ts != i64::MAX
+    }
+}
+
 /// A visitor id's 128-bit fingerprint. Keying the visitor table by it instead of the
 /// text saves an allocation and a string comparison per row (the table holds millions);
 /// two ids share a fingerprint with probability about n²/2¹²⁹, 10⁻²⁵ for 10 million.
@@ -79,21 +90,92 @@ fn fingerprint(visitor: &str) -> u128 {
     (u128::from(a) << 64) | u128::from(b)
 }
 
-/// Phase one: every decision event of the experiment.
-#[derive(Debug, Default)]
-pub struct Exposures {
-    window: Window,
+/// Visitor ids numbered 0, 1, 2... in the order first seen.
+#[derive(Debug, Clone, Default)]
+pub struct VisitorTable {
     index: HashMap<u128, u32>,
-    visitors: Vec<Exposure>,
     // Every visitor id, end to end; `ends[i]` is where visitor `i`'s id ends.
     names: String,
     ends: Vec<usize>,
 }
 
+impl VisitorTable {
+    /// The number of `visitor`, numbering it if it is new; and whether it was new.
+    pub fn intern(&mut self, visitor: &str) -> (u32, bool) {
+        let next = u32::try_from(self.ends.len()).unwrap_or(u32::MAX);
+        match self.index.entry(fingerprint(visitor)) {
+            std::collections::hash_map::Entry::Occupied(e) => (*e.get(), false),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(next);
+                self.names.push_str(visitor);
+                self.ends.push(self.names.len());
+                (next, true)
+            }
+        }
+    }
+
+    /// The number of `visitor`, if it has one.
+    pub fn get(&self, visitor: &str) -> Option<u32> {
+        self.index.get(&fingerprint(visitor)).copied()
+    }
+
+    /// The id of visitor number `i`.
+    pub fn name(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) };
+        self.names.get(start..self.ends.get(i).copied().unwrap_or(start)).unwrap_or("")
+    }
+
+    /// Number of visitors.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+/// Phase one: every decision event of the experiment.
+#[derive(Debug, Default)]
+pub struct Exposures {
+    window: Window,
+    table: Arc<VisitorTable>,
+    visitors: Vec<Exposure>,
+}
+
 impl Exposures {
     /// Collects decisions that fall in `window`.
     pub fn new(window: Window) -> Self {
-        Self { window, index: HashMap::new(), visitors: Vec::new(), names: String::new(), ends: Vec::new() }
+        Self { window, table: Arc::default(), visitors: Vec::new() }
+    }
+
+    /// Collects decisions of the visitors of `table`, by number ([`Exposures::add_numbered`]).
+    pub fn with_table(window: Window, table: Arc<VisitorTable>) -> Self {
+        let visitors = vec![Exposure::NONE; table.len()];
+        Self { window, table, visitors }
+    }
+
+    /// One decision of visitor number `i` of the table.
+    pub fn add_numbered(&mut self, i: u32, variation: usize, ts: i64, seq: i64, in_segment: impl FnOnce() -> bool) {
+        if !self.window.contains(ts) {
+            return;
+        }
+        let variation = u32::try_from(variation).unwrap_or(u32::MAX);
+        let Some(e) = self.visitors.get_mut(i as usize) else { return };
+        if !e.exposed() {
+            *e = Exposure { variation, first_ts: ts, first_seq: seq, multiple: false, in_segment: in_segment() };
+            return;
+        }
+        if e.variation != variation {
+            e.multiple = true;
+        }
+        if (ts, seq) < (e.first_ts, e.first_seq) {
+            e.variation = variation;
+            e.first_ts = ts;
+            e.first_seq = seq;
+            e.in_segment = in_segment();
+        }
     }
 
     /// One decision: `visitor` saw `variation` at `ts` (log position `seq`).
@@ -103,44 +185,21 @@ impl Exposures {
         if !self.window.contains(ts) {
             return;
         }
-        let variation = u32::try_from(variation).unwrap_or(u32::MAX);
-        match self.index.get(&fingerprint(visitor)) {
-            Some(&i) => {
-                let e = &mut self.visitors[i as usize];
-                if e.variation != variation {
-                    e.multiple = true;
-                }
-                if (ts, seq) < (e.first_ts, e.first_seq) {
-                    e.variation = variation;
-                    e.first_ts = ts;
-                    e.first_seq = seq;
-                    e.in_segment = in_segment();
-                }
-            }
-            None => {
-                let i = u32::try_from(self.visitors.len()).unwrap_or(u32::MAX);
-                self.index.insert(fingerprint(visitor), i);
-                self.names.push_str(visitor);
-                self.ends.push(self.names.len());
-                self.visitors.push(Exposure {
-                    variation,
-                    first_ts: ts,
-                    first_seq: seq,
-                    multiple: false,
-                    in_segment: in_segment(),
-                });
-            }
+        let (i, new) = Arc::make_mut(&mut self.table).intern(visitor);
+        if new {
+            self.visitors.push(Exposure::NONE);
         }
+        self.add_numbered(i, variation, ts, seq, in_segment);
     }
 
-    /// Number of distinct visitors seen so far.
+    /// Number of distinct visitors with a decision in the window so far.
     pub fn len(&self) -> usize {
-        self.visitors.len()
+        self.visitors.iter().filter(|e| e.exposed()).count()
     }
 
-    /// Whether no decision was seen.
+    /// Whether no decision in the window was seen.
     pub fn is_empty(&self) -> bool {
-        self.visitors.is_empty()
+        !self.visitors.iter().any(Exposure::exposed)
     }
 
     /// Ends phase one. `variations` and `slots` size the output; `exclude_multiple`
@@ -153,7 +212,11 @@ impl Exposures {
         exclude_multiple: bool,
     ) -> Attributed {
         let width = granularity.millis();
-        let first = self.window.from.or_else(|| self.visitors.iter().map(|e| e.first_ts).min()).unwrap_or(0);
+        let first = self
+            .window
+            .from
+            .or_else(|| self.visitors.iter().filter(|e| e.exposed()).map(|e| e.first_ts).min())
+            .unwrap_or(0);
         let origin = first.div_euclid(width) * width;
         let mut attributed = Attributed {
             exposures: self,
@@ -166,9 +229,11 @@ impl Exposures {
             last_bucket: 0,
         };
         for i in 0..attributed.exposures.visitors.len() {
-            let ts = attributed.exposures.visitors[i].first_ts;
-            let b = attributed.bucket(ts);
-            attributed.last_bucket = attributed.last_bucket.max(b);
+            let e = attributed.exposures.visitors[i];
+            if e.exposed() {
+                let b = attributed.bucket(e.first_ts);
+                attributed.last_bucket = attributed.last_bucket.max(b);
+            }
         }
         attributed
     }
@@ -237,13 +302,19 @@ impl Attributed {
 
     /// The visitor's index and variation when a conversion of theirs at `ts` counts.
     fn counted(&self, fingerprint: u128, ts: i64) -> Option<(u32, usize)> {
-        let &i = self.exposures.index.get(&fingerprint)?;
-        let e = &self.exposures.visitors[i as usize];
-        let counts = ts >= e.first_ts
+        let &i = self.exposures.table.index.get(&fingerprint)?;
+        self.counted_numbered(i, ts).map(|v| (i, v))
+    }
+
+    /// The variation of visitor number `i` when a conversion of theirs at `ts` counts.
+    fn counted_numbered(&self, i: u32, ts: i64) -> Option<usize> {
+        let e = self.exposures.visitors.get(i as usize)?;
+        let counts = e.exposed()
+            && ts >= e.first_ts
             && self.exposures.window.to.is_none_or(|t| ts <= t)
             && e.in_segment
             && !(self.exclude_multiple && e.multiple);
-        counts.then_some((i, e.variation as usize))
+        counts.then_some(e.variation as usize)
     }
 
     /// One conversion for metric `slot`: `count` conversions (1 for an event), with
@@ -261,6 +332,28 @@ impl Attributed {
             return false;
         }
         let Some((i, _)) = self.counted(fingerprint(visitor), ts) else { return false };
+        self.add_counted(i, slot, ts, count, revenue, value);
+        true
+    }
+
+    /// [`Attributed::add`] for visitor number `i` of the table.
+    pub fn add_numbered(
+        &mut self,
+        i: u32,
+        slot: usize,
+        ts: i64,
+        count: u32,
+        revenue: Option<i64>,
+        value: Option<f64>,
+    ) -> bool {
+        if slot >= self.slots || self.counted_numbered(i, ts).is_none() {
+            return false;
+        }
+        self.add_counted(i, slot, ts, count, revenue, value);
+        true
+    }
+
+    fn add_counted(&mut self, i: u32, slot: usize, ts: i64, count: u32, revenue: Option<i64>, value: Option<f64>) {
         let bucket = self.bucket(ts);
         self.last_bucket = self.last_bucket.max(bucket);
         let entry = Entry {
@@ -282,15 +375,14 @@ impl Attributed {
             Some(p) => entries.insert(p + 1, entry),
             None => entries.insert(0, entry),
         }
-        true
     }
 
-    /// Every visitor with their outcome per slot (for export), in no particular order.
+    /// Every visitor with a decision in the window, with their outcome per slot (for
+    /// export), in the order first seen.
     pub fn visitors(&self) -> impl Iterator<Item = VisitorRow<'_>> {
-        let names = &self.exposures.names;
-        let ends = &self.exposures.ends;
-        (0..self.exposures.visitors.len()).map(move |i| {
-            let id = &names[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+        let table = &self.exposures.table;
+        (0..self.exposures.visitors.len()).filter(|&i| self.exposures.visitors[i].exposed()).map(move |i| {
+            let id = table.name(i);
             let e = &self.exposures.visitors[i];
             let i = i as u32;
             let outcomes = (0..self.slots)
@@ -325,7 +417,7 @@ impl Attributed {
         let mut excluded = 0u64;
         let mut unknown = 0u64;
         for e in &self.exposures.visitors {
-            if !e.in_segment {
+            if !e.exposed() || !e.in_segment {
                 continue;
             }
             if e.multiple {

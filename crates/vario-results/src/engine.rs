@@ -10,13 +10,14 @@ use arrow::array::RecordBatch;
 use vario_datafile::ProjectConfig;
 use vario_stats::{AnalysisSettings, MixingRule};
 
+use crate::ResultsError;
 use crate::analysis::{AnalysisInput, MetricSpec, alpha, analyse};
-use crate::attribution::{Attributed, Exposures};
+use crate::attribution::Attributed;
 use crate::columns::{floats, ints, strings};
 use crate::design::ExperimentDesign;
 use crate::document::{Aggregation, ResultsDocument};
 use crate::request::ResultsRequest;
-use crate::{ResultsError, segment};
+use crate::scanned::Scanned;
 
 /// How many answers the cache keeps.
 const CACHE_ENTRIES: usize = 64;
@@ -121,12 +122,13 @@ pub struct Attribution {
 pub struct Engine {
     data_dir: PathBuf,
     cache: Mutex<VecDeque<(String, Arc<ResultsDocument>)>>,
+    scans: Mutex<Option<(String, Arc<Scanned>)>>,
 }
 
 impl Engine {
     /// An engine over `data_dir` (as `vario serve` writes it).
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self { data_dir: data_dir.into(), cache: Mutex::new(VecDeque::new()) }
+        Self { data_dir: data_dir.into(), cache: Mutex::new(VecDeque::new()), scans: Mutex::new(None) }
     }
 
     /// The data directory.
@@ -211,28 +213,16 @@ impl Engine {
             return Err(ResultsError::InvalidRequest(format!("too many metrics ({slots})")));
         }
 
-        let mut exposures = Exposures::new(req.window);
+        let scanned = self.scanned(&design, req, progress)?;
+        let mut attributed = scanned.replay(
+            req.window,
+            req.segment.as_ref(),
+            design.variations.len(),
+            slots,
+            req.granularity,
+            req.exclude_multiple_exposures,
+        );
         let mut rows = 0u64;
-        vario_store::scan(&self.data_dir, &decisions_sql(&design, req), |batch: &RecordBatch| {
-            add_decisions(&mut exposures, &design, req, batch)?;
-            rows += batch.num_rows() as u64;
-            progress(Progress::Decisions(rows));
-            Ok::<(), ResultsError>(())
-        })?;
-
-        let mut attributed =
-            exposures.attribute(design.variations.len(), slots, req.granularity, req.exclude_multiple_exposures);
-        let mut rows = 0u64;
-        if let Some(sql) = conversions_sql(&design, req) {
-            let slot_of: foldhash::HashMap<&str, usize> =
-                design.events.iter().enumerate().map(|(i, e)| (e.key.as_str(), i)).collect();
-            vario_store::scan(&self.data_dir, &sql, |batch: &RecordBatch| {
-                add_conversions(&mut attributed, &slot_of, batch)?;
-                rows += batch.num_rows() as u64;
-                progress(Progress::Conversions(rows));
-                Ok::<(), ResultsError>(())
-            })?;
-        }
         for (i, metric) in req.sql_metrics.iter().enumerate() {
             let slot = design.events.len() + i;
             let sql = format!(
@@ -257,59 +247,55 @@ impl Engine {
     }
 }
 
-fn add_decisions(
-    exposures: &mut Exposures,
-    design: &ExperimentDesign,
-    req: &ResultsRequest,
-    batch: &RecordBatch,
-) -> Result<(), ResultsError> {
-    let visitors = strings(batch, "visitor_id")?;
-    let variations = strings(batch, "variation_id")?;
-    let ts = ints(batch, "timestamp")?;
-    let seq = ints(batch, "seq")?;
-    let attributes = if req.segment.is_some() { Some(strings(batch, "attributes")?) } else { None };
-    // Variation ids repeat: look each distinct one up once per batch.
-    let mut last: Option<(&str, Option<usize>)> = None;
-    for i in 0..batch.num_rows() {
-        let (Some(visitor), Some(variation), Some(ts), Some(seq)) = (visitors.get(i), variations.get(i), ts[i], seq[i])
-        else {
-            continue;
-        };
-        let index = match last {
-            Some((id, index)) if id == variation => index,
-            _ => {
-                let index = design.variation_by_id(variation);
-                last = Some((variation, index));
-                index
+impl Engine {
+    /// The experiment's events for all time, from the cache while the stored events are
+    /// unchanged, else read with the scans.
+    fn scanned(
+        &self,
+        design: &ExperimentDesign,
+        req: &ResultsRequest,
+        progress: &dyn Fn(Progress),
+    ) -> Result<Arc<Scanned>, ResultsError> {
+        let version = vario_store::data_version(&self.data_dir)?;
+        let keys: Vec<&str> = design.events.iter().map(|e| e.key.as_str()).collect();
+        let key = format!("{version}\n{}\n{}\n{}", design.project_id, design.id, keys.join("\n"));
+        let need_attributes = req.segment.is_some();
+        {
+            let cached = self.scans.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((k, scanned)) = cached.as_ref()
+                && *k == key
+                && (scanned.has_attributes() || !need_attributes)
+            {
+                return Ok(Arc::clone(scanned));
             }
-        };
-        // A decision for a variation the datafile no longer has cannot be shown.
-        let Some(index) = index else { continue };
-        exposures.add(visitor, index, ts, seq, || match (&req.segment, &attributes) {
-            (Some(segment), Some(attributes)) => attributes.get(i).is_some_and(|a| segment::matches(a, segment)),
-            _ => true,
-        });
-    }
-    Ok(())
-}
-
-fn add_conversions(
-    attributed: &mut Attributed,
-    slot_of: &foldhash::HashMap<&str, usize>,
-    batch: &RecordBatch,
-) -> Result<(), ResultsError> {
-    let visitors = strings(batch, "visitor_id")?;
-    let keys = strings(batch, "event_key")?;
-    let ts = ints(batch, "timestamp")?;
-    let revenue = ints(batch, "revenue")?;
-    let value = floats(batch, "value")?;
-    for i in 0..batch.num_rows() {
-        let (Some(visitor), Some(key), Some(t)) = (visitors.get(i), keys.get(i), ts[i]) else { continue };
-        if let Some(&slot) = slot_of.get(key) {
-            attributed.add(visitor, slot, t, 1, revenue[i], value[i]);
         }
+        // For all time: windows are applied when replaying.
+        let mut all_time = ResultsRequest::new(&req.experiment);
+        all_time.segment = req.segment.clone();
+        let mut scanned = Scanned::new(need_attributes);
+        let mut rows = 0u64;
+        vario_store::scan(&self.data_dir, &decisions_sql(design, &all_time), |batch: &RecordBatch| {
+            scanned.add_decisions(design, batch)?;
+            rows += batch.num_rows() as u64;
+            progress(Progress::Decisions(rows));
+            Ok::<(), ResultsError>(())
+        })?;
+        let mut rows = 0u64;
+        if let Some(sql) = conversions_sql(design, &all_time) {
+            let slot_of: foldhash::HashMap<&str, usize> =
+                design.events.iter().enumerate().map(|(i, e)| (e.key.as_str(), i)).collect();
+            vario_store::scan(&self.data_dir, &sql, |batch: &RecordBatch| {
+                scanned.add_conversions(&slot_of, batch)?;
+                rows += batch.num_rows() as u64;
+                progress(Progress::Conversions(rows));
+                Ok::<(), ResultsError>(())
+            })?;
+        }
+        let scanned = Arc::new(scanned);
+        // One experiment's events at a time: they can take a good part of memory.
+        *self.scans.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((key, Arc::clone(&scanned)));
+        Ok(scanned)
     }
-    Ok(())
 }
 
 fn add_sql_rows(attributed: &mut Attributed, slot: usize, batch: &RecordBatch) -> Result<(), ResultsError> {

@@ -19,13 +19,14 @@ mod engine;
 mod error;
 pub mod export;
 mod request;
+mod scanned;
 pub mod segment;
 pub mod synthetic;
 pub mod table;
 mod time;
 
 pub use analysis::{AnalysisInput, MetricSpec, analyse};
-pub use attribution::{Granularity, Window};
+pub use attribution::{Granularity, VisitorTable, Window};
 pub use design::{EventSpec, ExperimentDesign, VariationSpec};
 pub use document::{
     Aggregation, ExperimentRef, MetricDoc, MetricVariation, MultipleExposures, ResultsDocument, SCHEMA_VERSION,

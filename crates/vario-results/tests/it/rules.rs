@@ -213,3 +213,37 @@ fn a_repeated_request_on_unchanged_data_comes_from_the_cache() {
     let c = engine.results(&config, &req, &|_| {}).unwrap();
     assert_eq!(c.variations[1].visitors, 1, "new events are seen");
 }
+
+#[test]
+fn a_warm_engine_answers_other_windows_and_segments_like_a_fresh_one() {
+    let dir = data_dir(&[vec![
+        decision_in("a", "40011", T0, "safari"),
+        decision_in("a", "40012", T0 + DAY, "chrome"),
+        purchase("a", T0 + 2, Some(5), None),
+        decision_in("b", "40012", T0 + 1, "chrome"),
+        purchase("b", T0 + 2 * DAY, Some(7), Some(1.5)),
+        decision_in("c", "40011", T0 + 3 * DAY, "safari"),
+        purchase("c", T0 + 1, None, None),
+        purchase("c", T0 + 4 * DAY, None, None),
+    ]]);
+    let config = find_config(dir.path(), "ab_exp", None, None).unwrap();
+    let warm = Engine::new(dir.path());
+    warm.results(&config, &ResultsRequest::new("ab_exp"), &|_| {}).unwrap();
+    let mut requests = Vec::new();
+    for (from, to) in [(None, None), (Some(T0 + 1), None), (None, Some(T0 + DAY)), (Some(T0 + DAY), Some(T0 + 3 * DAY))]
+    {
+        for segment in [None, Some("safari"), Some("chrome")] {
+            for exclude in [false, true] {
+                let mut req = ResultsRequest::new("ab_exp");
+                req.window = Window { from, to };
+                req.segment = segment.map(|v| SegmentDoc { attribute: "browser".into(), value: v.into() });
+                req.exclude_multiple_exposures = exclude;
+                requests.push(req);
+            }
+        }
+    }
+    for req in &requests {
+        let fresh = Engine::new(dir.path()).results(&config, req, &|_| {}).unwrap();
+        assert_eq!(*warm.results(&config, req, &|_| {}).unwrap(), *fresh, "{req:?}");
+    }
+}

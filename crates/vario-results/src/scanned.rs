@@ -1,0 +1,166 @@
+//! The experiment's events as read from storage, in compact form and for all time:
+//! decisions and metric conversions numbered by visitor. Every request on unchanged
+//! data (another window, segment, baseline or α) is recomputed from this in memory,
+//! without reading storage again.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use foldhash::HashMap;
+
+use crate::attribution::{Attributed, Exposures, Granularity, VisitorTable, Window};
+use crate::columns::{floats, ints, strings};
+use crate::design::ExperimentDesign;
+use crate::document::SegmentDoc;
+use crate::{ResultsError, segment};
+
+#[derive(Debug, Clone, Copy)]
+struct Decision {
+    visitor: u32,
+    variation: u32,
+    /// Number of the decision's attributes text in [`Scanned::attributes`] (0 without).
+    attributes: u32,
+    ts: i64,
+    seq: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Conversion {
+    visitor: u32,
+    slot: u32,
+    ts: i64,
+    revenue: Option<i64>,
+    value: Option<f64>,
+}
+
+/// Decisions and conversions of one experiment, numbered by visitor.
+#[derive(Debug, Default)]
+pub(crate) struct Scanned {
+    table: Arc<VisitorTable>,
+    decisions: Vec<Decision>,
+    /// Distinct attribute texts of decisions, when they were read.
+    attributes: Option<Vec<Box<str>>>,
+    attribute_numbers: HashMap<Box<str>, u32>,
+    conversions: Vec<Conversion>,
+}
+
+impl Scanned {
+    pub(crate) fn new(with_attributes: bool) -> Self {
+        Self { attributes: with_attributes.then(Vec::new), ..Self::default() }
+    }
+
+    /// Whether segments can be computed from it.
+    pub(crate) fn has_attributes(&self) -> bool {
+        self.attributes.is_some()
+    }
+
+    /// Rows of the decisions scan.
+    pub(crate) fn add_decisions(&mut self, design: &ExperimentDesign, batch: &RecordBatch) -> Result<(), ResultsError> {
+        let visitors = strings(batch, "visitor_id")?;
+        let variations = strings(batch, "variation_id")?;
+        let ts = ints(batch, "timestamp")?;
+        let seq = ints(batch, "seq")?;
+        let attributes = if self.attributes.is_some() { Some(strings(batch, "attributes")?) } else { None };
+        let table = Arc::make_mut(&mut self.table);
+        // Variation ids repeat: look each distinct one up once per run of equal ids.
+        let mut last: Option<(&str, Option<usize>)> = None;
+        for i in 0..batch.num_rows() {
+            let (Some(visitor), Some(variation), Some(ts), Some(seq)) =
+                (visitors.get(i), variations.get(i), ts[i], seq[i])
+            else {
+                continue;
+            };
+            let index = match last {
+                Some((id, index)) if id == variation => index,
+                _ => {
+                    let index = design.variation_by_id(variation);
+                    last = Some((variation, index));
+                    index
+                }
+            };
+            // A decision for a variation the datafile no longer has cannot be shown.
+            let Some(index) = index else { continue };
+            let (visitor, _) = table.intern(visitor);
+            let attributes = match (&mut self.attributes, &attributes) {
+                (Some(texts), Some(column)) => {
+                    let text = column.get(i).unwrap_or("[]");
+                    match self.attribute_numbers.get(text) {
+                        Some(&n) => n,
+                        None => {
+                            let n = u32::try_from(texts.len()).unwrap_or(u32::MAX);
+                            texts.push(text.into());
+                            self.attribute_numbers.insert(text.into(), n);
+                            n
+                        }
+                    }
+                }
+                _ => 0,
+            };
+            self.decisions.push(Decision { visitor, variation: index as u32, attributes, ts, seq });
+        }
+        Ok(())
+    }
+
+    /// Rows of the conversions scan; `slot_of` maps event keys to metric slots.
+    pub(crate) fn add_conversions(
+        &mut self,
+        slot_of: &HashMap<&str, usize>,
+        batch: &RecordBatch,
+    ) -> Result<(), ResultsError> {
+        let visitors = strings(batch, "visitor_id")?;
+        let keys = strings(batch, "event_key")?;
+        let ts = ints(batch, "timestamp")?;
+        let revenue = ints(batch, "revenue")?;
+        let value = floats(batch, "value")?;
+        for i in 0..batch.num_rows() {
+            let (Some(visitor), Some(key), Some(t)) = (visitors.get(i), keys.get(i), ts[i]) else { continue };
+            // Conversions of people who never got a decision can never count.
+            let (Some(&slot), Some(visitor)) = (slot_of.get(key), self.table.get(visitor)) else { continue };
+            self.conversions.push(Conversion {
+                visitor,
+                slot: slot as u32,
+                ts: t,
+                revenue: revenue[i],
+                value: value[i],
+            });
+        }
+        Ok(())
+    }
+
+    /// Attribution for one request, from memory.
+    pub(crate) fn replay(
+        &self,
+        window: Window,
+        segment: Option<&SegmentDoc>,
+        variations: usize,
+        slots: usize,
+        granularity: Granularity,
+        exclude_multiple: bool,
+    ) -> Attributed {
+        let mut exposures = Exposures::with_table(window, Arc::clone(&self.table));
+        // Each distinct attributes text is matched against the segment once.
+        let texts = self.attributes.as_deref().unwrap_or(&[]);
+        let mut memo: Vec<Option<bool>> = vec![None; texts.len()];
+        for d in &self.decisions {
+            exposures.add_numbered(d.visitor, d.variation as usize, d.ts, d.seq, || {
+                let Some(segment) = segment else { return true };
+                let n = d.attributes as usize;
+                match memo.get(n).copied().flatten() {
+                    Some(m) => m,
+                    None => {
+                        let m = texts.get(n).is_some_and(|t| segment::matches(t, segment));
+                        if let Some(slot) = memo.get_mut(n) {
+                            *slot = Some(m);
+                        }
+                        m
+                    }
+                }
+            });
+        }
+        let mut attributed = exposures.attribute(variations, slots, granularity, exclude_multiple);
+        for c in &self.conversions {
+            attributed.add_numbered(c.visitor, c.slot as usize, c.ts, 1, c.revenue, c.value);
+        }
+        attributed
+    }
+}
