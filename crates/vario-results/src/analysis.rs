@@ -176,6 +176,7 @@ pub fn analyse(tallies: &Tallies, input: &AnalysisInput<'_>) -> ResultsDocument 
             };
             row.relative_improvement = final_cmp.relative.effect.map(|e| e.estimate());
             let mut running = AlwaysValid::new();
+            let mut last_look = None;
             for b in 0..tallies.buckets {
                 let nt = visitors_at(v, b);
                 let (sum_t, _) = moments(agg, nt, sums_at(metric.slot, v, b));
@@ -193,10 +194,10 @@ pub fn analyse(tallies: &Tallies, input: &AnalysisInput<'_>) -> ResultsDocument 
                     if let (Some(effect), Some(look)) = (report.effect, report.sequential) {
                         running.observe(&look);
                         point.improvement = Some(effect.estimate());
-                        if let Some(ci) = running.ci() {
-                            point.ci_low = Some(ci.lower);
-                            point.ci_high = Some(ci.upper);
-                        }
+                        let ci = running.ci().filter(|ci| !ci.is_empty()).unwrap_or(look.ci);
+                        point.ci_low = Some(ci.lower);
+                        point.ci_high = Some(ci.upper);
+                        last_look = Some(look);
                     }
                 }
                 points.push(point);
@@ -214,9 +215,20 @@ pub fn analyse(tallies: &Tallies, input: &AnalysisInput<'_>) -> ResultsDocument 
                     row.improvement = report.effect.map(|e| e.estimate());
                     row.fixed_horizon_p_value = report.fixed_horizon.map(|f| f.p_value);
                     row.p_value = Some(running.p_value());
-                    if let Some(ci) = running.ci() {
-                        row.ci_low = Some(ci.lower);
-                        row.ci_high = Some(ci.upper);
+                    match (running.ci(), last_look) {
+                        (Some(ci), _) if !ci.is_empty() => {
+                            row.ci_low = Some(ci.lower);
+                            row.ci_high = Some(ci.upper);
+                        }
+                        // The intervals of the looks do not overlap: the effect moved
+                        // more over time than chance allows. Show the latest look's
+                        // interval and say so; no winner or loser is called.
+                        (Some(_), Some(look)) => {
+                            row.ci_low = Some(look.ci.lower);
+                            row.ci_high = Some(look.ci.upper);
+                            row.note = Some("effect_changed_over_time".to_owned());
+                        }
+                        _ => {}
                     }
                     if !min_sample {
                         row.note = Some("below_minimum_sample".to_owned());

@@ -433,7 +433,12 @@ impl Attributed {
             }
         }
         let mut deltas = vec![vec![vec![Delta::default(); buckets]; v]; self.slots];
-        for (key, entries) in &self.conversions {
+        // In visitor-number order, not the hash table's: with the same numbering the
+        // float sums come out digit for digit the same.
+        let mut keys: Vec<u64> = self.conversions.keys().copied().collect();
+        keys.sort_unstable();
+        for key in &keys {
+            let Some(entries) = self.conversions.get(key) else { continue };
             let visitor = (key >> 16) as usize;
             let slot = (key & 0xffff) as usize;
             let variation = self.exposures.visitors[visitor].variation as usize;

@@ -291,6 +291,7 @@ impl Engine {
                 Ok::<(), ResultsError>(())
             })?;
         }
+        scanned.seal();
         let scanned = Arc::new(scanned);
         // One experiment's events at a time: they can take a good part of memory.
         *self.scans.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((key, Arc::clone(&scanned)));

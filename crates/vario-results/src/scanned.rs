@@ -14,14 +14,18 @@ use crate::design::ExperimentDesign;
 use crate::document::SegmentDoc;
 use crate::{ResultsError, segment};
 
+/// Decisions are kept in chunks of this many: a single vector would, while doubling,
+/// briefly hold its old and new buffers, 1.5 times the memory of all decisions.
+const CHUNK: usize = 1 << 20;
+
 #[derive(Debug, Clone, Copy)]
 struct Decision {
     visitor: u32,
-    variation: u32,
     /// Number of the decision's attributes text in [`Scanned::attributes`] (0 without).
     attributes: u32,
     ts: i64,
     seq: i64,
+    variation: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +41,7 @@ struct Conversion {
 #[derive(Debug, Default)]
 pub(crate) struct Scanned {
     table: Arc<VisitorTable>,
-    decisions: Vec<Decision>,
+    decisions: Vec<Vec<Decision>>,
     /// Distinct attribute texts of decisions, when they were read.
     attributes: Option<Vec<Box<str>>>,
     attribute_numbers: HashMap<Box<str>, u32>,
@@ -96,7 +100,12 @@ impl Scanned {
                 }
                 _ => 0,
             };
-            self.decisions.push(Decision { visitor, variation: index as u32, attributes, ts, seq });
+            if self.decisions.last().is_none_or(|c| c.len() == CHUNK) {
+                self.decisions.push(Vec::with_capacity(CHUNK));
+            }
+            if let Some(chunk) = self.decisions.last_mut() {
+                chunk.push(Decision { visitor, variation: index as u32, attributes, ts, seq });
+            }
         }
         Ok(())
     }
@@ -127,6 +136,22 @@ impl Scanned {
         Ok(())
     }
 
+    /// Puts conversions in visitor order, so that sums of values (whose last digits
+    /// depend on the order of additions) do not depend on how the scan's threads
+    /// interleaved the conversions. (Visitor numbers follow the decisions scan's order,
+    /// so two cold runs may still differ in the last digit of a value sum.)
+    pub(crate) fn seal(&mut self) {
+        self.conversions.sort_unstable_by(|a, b| {
+            (a.visitor, a.slot, a.ts, a.revenue, a.value.map(f64::to_bits)).cmp(&(
+                b.visitor,
+                b.slot,
+                b.ts,
+                b.revenue,
+                b.value.map(f64::to_bits),
+            ))
+        });
+    }
+
     /// Attribution for one request, from memory.
     pub(crate) fn replay(
         &self,
@@ -141,7 +166,7 @@ impl Scanned {
         // Each distinct attributes text is matched against the segment once.
         let texts = self.attributes.as_deref().unwrap_or(&[]);
         let mut memo: Vec<Option<bool>> = vec![None; texts.len()];
-        for d in &self.decisions {
+        for d in self.decisions.iter().flatten() {
             exposures.add_numbered(d.visitor, d.variation as usize, d.ts, d.seq, || {
                 let Some(segment) = segment else { return true };
                 let n = d.attributes as usize;
@@ -158,7 +183,7 @@ impl Scanned {
             });
         }
         let mut attributed = exposures.attribute(variations, slots, granularity, exclude_multiple);
-        for c in &self.conversions {
+        for c in self.conversions.iter() {
             attributed.add_numbered(c.visitor, c.slot as usize, c.ts, 1, c.revenue, c.value);
         }
         attributed
