@@ -268,7 +268,11 @@ pub fn analyse(tallies: &Tallies, input: &AnalysisInput<'_>) -> ResultsDocument 
             {
                 t.row.p_value_adjusted = Some(adj);
                 t.row.significance = Some(significance(adj));
-                if let Some(ci) = t.running.and_then(|r| r.ci()) {
+                // The interval shown: the running one, or the latest look's when the
+                // running one is empty (see `effect_changed_over_time`).
+                let shown =
+                    t.row.ci_low.zip(t.row.ci_high).map(|(lower, upper)| vario_stats::Interval { lower, upper });
+                if let Some(ci) = shown.filter(|_| t.running.is_some()) {
                     let call = decide(adj, &ci, alpha, false, t.min_sample);
                     t.row.status = match call {
                         Decision::Winner => Verdict::Winner,

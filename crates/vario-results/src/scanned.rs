@@ -18,14 +18,27 @@ use crate::{ResultsError, segment};
 /// briefly hold its old and new buffers, 1.5 times the memory of all decisions.
 const CHUNK: usize = 1 << 20;
 
+/// 24 bytes: the log position and the variation share a word (a log position never
+/// reaches 2⁴⁸, a variation index never 2¹⁶ here).
 #[derive(Debug, Clone, Copy)]
 struct Decision {
     visitor: u32,
     /// Number of the decision's attributes text in [`Scanned::attributes`] (0 without).
     attributes: u32,
     ts: i64,
-    seq: i64,
-    variation: u32,
+    seq_variation: u64,
+}
+
+const SEQ_BITS: u32 = 48;
+
+impl Decision {
+    fn seq(&self) -> i64 {
+        (self.seq_variation & ((1 << SEQ_BITS) - 1)) as i64
+    }
+
+    fn variation(&self) -> usize {
+        (self.seq_variation >> SEQ_BITS) as usize
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +97,11 @@ impl Scanned {
             };
             // A decision for a variation the datafile no longer has cannot be shown.
             let Some(index) = index else { continue };
+            // Out of the packed range: not a log position or variation Vario writes.
+            let (Ok(packed_seq), Ok(packed_variation)) = (u64::try_from(seq), u16::try_from(index)) else { continue };
+            if packed_seq >> SEQ_BITS != 0 {
+                continue;
+            }
             let (visitor, _) = table.intern(visitor);
             let attributes = match (&mut self.attributes, &attributes) {
                 (Some(texts), Some(column)) => {
@@ -104,7 +122,8 @@ impl Scanned {
                 self.decisions.push(Vec::with_capacity(CHUNK));
             }
             if let Some(chunk) = self.decisions.last_mut() {
-                chunk.push(Decision { visitor, variation: index as u32, attributes, ts, seq });
+                let seq_variation = packed_seq | (u64::from(packed_variation) << SEQ_BITS);
+                chunk.push(Decision { visitor, attributes, ts, seq_variation });
             }
         }
         Ok(())
@@ -167,7 +186,7 @@ impl Scanned {
         let texts = self.attributes.as_deref().unwrap_or(&[]);
         let mut memo: Vec<Option<bool>> = vec![None; texts.len()];
         for d in self.decisions.iter().flatten() {
-            exposures.add_numbered(d.visitor, d.variation as usize, d.ts, d.seq, || {
+            exposures.add_numbered(d.visitor, d.variation(), d.ts, d.seq(), || {
                 let Some(segment) = segment else { return true };
                 let n = d.attributes as usize;
                 match memo.get(n).copied().flatten() {
