@@ -321,3 +321,69 @@ pub fn analyse(tallies: &Tallies, input: &AnalysisInput<'_>) -> ResultsDocument 
 pub(crate) fn alpha(value: f64) -> Result<Alpha, crate::ResultsError> {
     Alpha::new(value).map_err(|e| crate::ResultsError::InvalidRequest(format!("alpha: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attribution::Window;
+    use crate::design::VariationSpec;
+
+    fn design() -> ExperimentDesign {
+        let v = |id: &str, key: &str| VariationSpec { id: id.into(), key: key.into(), weight: 5000.0 };
+        ExperimentDesign {
+            project_id: "p".into(),
+            id: "e".into(),
+            key: "exp".into(),
+            variations: vec![v("1", "control"), v("2", "treatment")],
+            events: Vec::new(),
+        }
+    }
+
+    fn sums(n: f64, mean: f64) -> SlotSums {
+        // Per-visitor values with this mean and variance 1.
+        SlotSums { value: n * mean, value_sq: n * (1.0 + mean * mean), ..SlotSums::default() }
+    }
+
+    /// A value metric whose difference is +2 at the first look and 0 at the second.
+    fn drifting() -> Tallies {
+        Tallies {
+            origin: 0,
+            width: 86_400_000,
+            buckets: 2,
+            visitors: vec![vec![1_000, 100_000], vec![1_000, 100_000]],
+            slots: vec![vec![
+                vec![sums(1_000.0, 1.0), sums(100_000.0, 1.0)],
+                vec![sums(1_000.0, 3.0), sums(100_000.0, 1.0)],
+            ]],
+            multiple_exposures: 0,
+            excluded_multiple: 0,
+            unknown_variation: 0,
+            window: Window::default(),
+        }
+    }
+
+    #[test]
+    fn looks_that_disagree_show_the_latest_interval_with_a_note() {
+        let design = design();
+        let metrics = [MetricSpec { name: "value".into(), event_key: None, aggregation: Aggregation::Value, slot: 0 }];
+        let input = AnalysisInput {
+            design: &design,
+            metrics: &metrics,
+            settings: AnalysisSettings::default(),
+            baseline: 0,
+            segment: None,
+            granularity: Granularity::Day,
+            exclude_multiple: false,
+        };
+        let doc = analyse(&drifting(), &input);
+        let t = &doc.metrics[0].variations[1];
+        assert_eq!(t.note.as_deref(), Some("effect_changed_over_time"));
+        let (low, high) = (t.ci_low.unwrap(), t.ci_high.unwrap());
+        assert!(low <= high, "a real interval is shown: [{low}, {high}]");
+        assert!(low < 0.0 && high > 0.0, "the latest look's interval, around 0: [{low}, {high}]");
+        assert_eq!(t.status, Verdict::Inconclusive);
+        // The first look alone was far from 0: the series shows it.
+        let first = doc.metrics[0].series[1].points[0];
+        assert!(first.ci_low.unwrap() > 1.0, "{first:?}");
+    }
+}
