@@ -196,16 +196,6 @@ impl Exposures {
         self.add_numbered(i, variation, ts, seq, in_segment);
     }
 
-    /// Number of distinct visitors with a decision in the window so far.
-    pub fn len(&self) -> usize {
-        self.visitors.iter().filter(|e| e.exposed()).count()
-    }
-
-    /// Whether no decision in the window was seen.
-    pub fn is_empty(&self) -> bool {
-        !self.visitors.iter().any(Exposure::exposed)
-    }
-
     /// Ends phase one. `variations` and `slots` size the output; `exclude_multiple`
     /// leaves multiple-exposure visitors (and their conversions) out.
     pub fn attribute(

@@ -150,7 +150,7 @@ impl Engine {
             return Ok(doc);
         }
         let settings = AnalysisSettings { alpha: alpha(req.alpha)?, mixing: MixingRule::default() };
-        let attribution = self.attribute(config, req, progress)?;
+        let attribution = self.attribute_at(&version, config, req, progress)?;
         let baseline = match &req.baseline {
             Some(key) => attribution
                 .design
@@ -198,6 +198,17 @@ impl Engine {
         req: &ResultsRequest,
         progress: &dyn Fn(Progress),
     ) -> Result<Attribution, ResultsError> {
+        self.attribute_at(&vario_store::data_version(&self.data_dir)?, config, req, progress)
+    }
+
+    /// [`Engine::attribute`] over the events at data version `version`.
+    fn attribute_at(
+        &self,
+        version: &str,
+        config: &ProjectConfig,
+        req: &ResultsRequest,
+        progress: &dyn Fn(Progress),
+    ) -> Result<Attribution, ResultsError> {
         if let (Some(from), Some(to)) = (req.window.from, req.window.to)
             && from > to
         {
@@ -213,7 +224,7 @@ impl Engine {
             return Err(ResultsError::InvalidRequest(format!("too many metrics ({slots})")));
         }
 
-        let scanned = self.scanned(&design, req, progress)?;
+        let scanned = self.scanned(version, &design, req, progress)?;
         let mut attributed = scanned.replay(
             req.window,
             req.segment.as_ref(),
@@ -245,18 +256,16 @@ impl Engine {
         }
         Ok(Attribution { design, metrics, attributed })
     }
-}
 
-impl Engine {
     /// The experiment's events for all time, from the cache while the stored events are
-    /// unchanged, else read with the scans.
+    /// at `version`, else read with the scans.
     fn scanned(
         &self,
+        version: &str,
         design: &ExperimentDesign,
         req: &ResultsRequest,
         progress: &dyn Fn(Progress),
     ) -> Result<Arc<Scanned>, ResultsError> {
-        let version = vario_store::data_version(&self.data_dir)?;
         let keys: Vec<&str> = design.events.iter().map(|e| e.key.as_str()).collect();
         let key = format!("{version}\n{}\n{}\n{}", design.project_id, design.id, keys.join("\n"));
         let need_attributes = req.segment.is_some();

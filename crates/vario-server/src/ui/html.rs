@@ -157,31 +157,18 @@ pub(super) fn signed_num(x: f64) -> String {
     if x > 0.0 { format!("+{text}") } else { text }
 }
 
-/// A UTC date of Unix milliseconds: `2026-11-01`.
+/// A UTC date of Unix milliseconds: `2026-11-01` (`?` outside chrono's ±262,000 years).
 pub(super) fn date(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
+    utc(ms, "%Y-%m-%d")
 }
 
 /// A UTC date and hour of Unix milliseconds: `2026-11-01 13:00`.
 pub(super) fn date_hour(ms: i64) -> String {
-    let hour = ms.rem_euclid(86_400_000) / 3_600_000;
-    format!("{} {hour:02}:00", date(ms))
+    utc(ms, "%Y-%m-%d %H:00")
 }
 
-// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+fn utc(ms: i64, format: &str) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(|| "?".to_owned(), |t| t.format(format).to_string())
 }
 
 #[cfg(test)]
