@@ -109,3 +109,48 @@ fn errors_name_the_field_and_stale_revisions_conflict() {
     let openapi = request("GET", &format!("{}/api/v1/openapi.json", server.url), &[], None);
     assert_eq!(openapi.json()["openapi"], "3.1.0");
 }
+
+#[test]
+fn concurrent_api_edits_lose_no_update() {
+    let server = TestServer::start();
+    assert_eq!(call(&server, "PUT", "/api/v1/projects/shop", Some(&shop()), &[]).status, 201);
+    const WRITERS: usize = 4;
+    const EDITS: usize = 5;
+    let conflicts: usize = std::thread::scope(|s| {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let server = &server;
+                s.spawn(move || {
+                    let mut conflicts = 0;
+                    for e in 0..EDITS {
+                        // Read, modify, write back with If-Match; on 409 read again.
+                        loop {
+                            let current = call(server, "GET", "/api/v1/projects/shop", None, &[]).json();
+                            let mut project = current["project"].clone();
+                            project["events"].as_array_mut().unwrap().push(json!({"key": format!("w{w}_e{e}")}));
+                            let tag = format!("\"{}\"", current["revision"]);
+                            let put =
+                                call(server, "PUT", "/api/v1/projects/shop", Some(&project), &[("if-match", &tag)]);
+                            match put.status {
+                                200 => break,
+                                409 => conflicts += 1,
+                                other => panic!("{other}: {}", put.body),
+                            }
+                        }
+                    }
+                    conflicts
+                })
+            })
+            .collect();
+        writers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    let last = call(&server, "GET", "/api/v1/projects/shop", None, &[]).json();
+    assert_eq!(last["revision"], 1 + WRITERS * EDITS, "one revision per accepted edit ({conflicts} conflicts retried)");
+    let keys: Vec<&str> =
+        last["project"]["events"].as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap()).collect();
+    for w in 0..WRITERS {
+        for e in 0..EDITS {
+            assert!(keys.contains(&format!("w{w}_e{e}").as_str()), "w{w}_e{e} lost: {keys:?}");
+        }
+    }
+}
