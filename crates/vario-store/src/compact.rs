@@ -16,7 +16,8 @@
 //! **Merging.** Each run makes small files (a page of the log spread over the days its
 //! events fall on). When a partition has a run of [`CompactOptions::merge_min_files`]
 //! consecutive files smaller than [`CompactOptions::merge_target_bytes`], they are
-//! rewritten (up to that size at a time) as one sorted file named by the seq range they
+//! merged (up to that size and [`CompactOptions::merge_max_files`] files at a time,
+//! streaming, see [`crate::merge`]) into one sorted file named by the seq range they
 //! cover, and then deleted. A crash before the deletes leaves
 //! the merged file and the small ones together; a file whose seq range lies inside another
 //! file's of the same partition is redundant, ignored by readers and deleted next time.
@@ -28,7 +29,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::StoreError;
-use crate::parquet::{io, read_file, sorted, sync_dir, to_record_batch, write_file};
+use crate::merge::merge_sorted_files;
+use crate::parquet::{io, sorted, sync_dir, to_record_batch, write_file};
 use crate::reader::{LogReader, StoredEvent};
 
 /// Name of the Parquet directory inside the data directory.
@@ -45,11 +47,14 @@ pub struct CompactOptions {
     pub merge_min_files: usize,
     /// Files at least this big are left alone by merges.
     pub merge_target_bytes: u64,
+    /// The most files one merge reads at once: each open input holds a batch and a
+    /// decompressor per column in memory, so merges go in tiers of this many files.
+    pub merge_max_files: usize,
 }
 
 impl Default for CompactOptions {
     fn default() -> Self {
-        Self { page_events: 100_000, merge_min_files: 8, merge_target_bytes: 128 * 1024 * 1024 }
+        Self { page_events: 25_000, merge_min_files: 8, merge_target_bytes: 128 * 1024 * 1024, merge_max_files: 8 }
     }
 }
 
@@ -156,13 +161,16 @@ fn merge(data_dir: &Path, options: &CompactOptions) -> Result<u64, StoreError> {
     for (date, mut files) in by_date {
         // Groups of consecutive small files, up to the target size. A big file ends a
         // group: a merged range must never span a file left out of it (that file would
-        // look covered). So merged ranges never overlap, and a merge holds at most about
-        // one target's worth of rows in memory.
+        // look covered). So merged ranges never overlap. A merge streams its inputs
+        // (`merge_sorted_files`), holding one small batch per input in memory.
         files.sort_by_key(|(f, _)| f.first);
         let mut group: Vec<(EventFile, u64)> = Vec::new();
         for (file, size) in files {
             let total: u64 = group.iter().map(|(_, s)| s).sum();
-            if size >= options.merge_target_bytes || total + size > options.merge_target_bytes {
+            if size >= options.merge_target_bytes
+                || total + size > options.merge_target_bytes
+                || group.len() >= options.merge_max_files.max(2)
+            {
                 merged += merge_group(data_dir, &date, &std::mem::take(&mut group), options)?;
             }
             if size < options.merge_target_bytes {
@@ -184,14 +192,11 @@ fn merge_group(
     if group.len() < options.merge_min_files.max(2) {
         return Ok(0);
     }
-    let mut batches = Vec::new();
-    for (file, _) in group {
-        batches.extend(read_file(&file.path)?);
-    }
     let first = group.iter().map(|(f, _)| f.first).min().unwrap_or_default();
     let last = group.iter().map(|(f, _)| f.last).max().unwrap_or_default();
     let dir = data_dir.join(EVENTS_DIR).join(format!("date={date}"));
-    write_file(&dir.join(file_name(first, last)), &sorted(&batches)?)?;
+    let inputs: Vec<&Path> = group.iter().map(|(f, _)| f.path.as_path()).collect();
+    merge_sorted_files(&inputs, &dir.join(file_name(first, last)))?;
     // The merged file is durable; the small ones it covers are now redundant.
     for (file, _) in group {
         std::fs::remove_file(&file.path).map_err(io(&file.path))?;

@@ -39,6 +39,7 @@ mod bulk;
 mod compact;
 mod datafiles;
 mod error;
+mod merge;
 mod parquet;
 mod query;
 mod reader;

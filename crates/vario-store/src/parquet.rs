@@ -19,14 +19,13 @@
 //!   most a stray temporary file (ignored: readers only take `*.parquet`).
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, RecordBatch, StringBuilder};
 use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
@@ -162,13 +161,16 @@ pub fn to_record_batch(events: &[StoredEvent]) -> Result<RecordBatch, StoreError
     RecordBatch::try_new(events_schema(), columns).map_err(|e| StoreError::Internal(format!("arrow batch: {e}")))
 }
 
+/// The order of the rows in every file: a results query reads one experiment's rows,
+/// which sit together, and row-group statistics let it skip the rest.
+pub(crate) const SORT_KEYS: [&str; 4] = ["experiment_id", "visitor_id", "timestamp", "seq"];
+
 /// The rows of `batches` in one batch, sorted by (experiment id, visitor id, timestamp, seq).
 pub(crate) fn sorted(batches: &[RecordBatch]) -> Result<RecordBatch, StoreError> {
     let arrow_err = |e: arrow::error::ArrowError| StoreError::Internal(format!("arrow: {e}"));
     let all = concat_batches(&events_schema(), batches).map_err(arrow_err)?;
-    let keys = ["experiment_id", "visitor_id", "timestamp", "seq"];
-    let mut columns = Vec::with_capacity(keys.len());
-    for key in keys {
+    let mut columns = Vec::with_capacity(SORT_KEYS.len());
+    for key in SORT_KEYS {
         let values = all.column_by_name(key).ok_or_else(|| StoreError::Internal(format!("no column {key}")))?;
         columns.push(SortColumn { values: Arc::clone(values), options: None });
     }
@@ -188,29 +190,46 @@ fn writer_properties() -> WriterProperties {
     props.build()
 }
 
-/// Writes `batch` to `path` atomically: a temporary file in the same directory, fsynced,
-/// renamed over `path` (replacing a file of the same name), then the directory fsynced.
+/// Writes `batch` to `path` atomically (see [`SortedFileWriter`]).
 pub(crate) fn write_file(path: &Path, batch: &RecordBatch) -> Result<(), StoreError> {
-    let dir = path.parent().ok_or_else(|| StoreError::Internal(format!("no directory: {}", path.display())))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let file = File::create(&tmp).map_err(io(&tmp))?;
-    let pq_err = |e: parquet::errors::ParquetError| StoreError::Internal(format!("writing {}: {e}", path.display()));
-    let mut writer = ArrowWriter::try_new(file, events_schema(), Some(writer_properties())).map_err(pq_err)?;
-    writer.write(batch).map_err(pq_err)?;
-    let file = writer.into_inner().map_err(pq_err)?;
-    file.sync_all().map_err(io(&tmp))?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(io(path))?;
-    sync_dir(dir)
+    let mut writer = SortedFileWriter::create(path)?;
+    writer.write(batch)?;
+    writer.finish()
 }
 
-/// Reads every row of a Parquet file written by [`write_file`].
-pub(crate) fn read_file(path: &Path) -> Result<Vec<RecordBatch>, StoreError> {
-    let file = File::open(path).map_err(|e| StoreError::io(path, &e))?;
-    let pq_err = |e: parquet::errors::ParquetError| StoreError::Internal(format!("reading {}: {e}", path.display()));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq_err)?.build().map_err(pq_err)?;
-    reader.collect::<Result<Vec<_>, _>>().map_err(|e| StoreError::Internal(format!("reading {}: {e}", path.display())))
+/// Writes a Parquet file batch by batch and atomically: into a temporary file in the same
+/// directory, which [`SortedFileWriter::finish`] fsyncs and renames over the final path
+/// (replacing a file of the same name), then fsyncs the directory. Dropped unfinished, it
+/// leaves only the temporary file, which the next write of that name replaces.
+pub(crate) struct SortedFileWriter {
+    writer: ArrowWriter<File>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl SortedFileWriter {
+    pub(crate) fn create(path: &Path) -> Result<Self, StoreError> {
+        let dir = path.parent().ok_or_else(|| StoreError::Internal(format!("no directory: {}", path.display())))?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let file = File::create(&tmp).map_err(io(&tmp))?;
+        let writer = ArrowWriter::try_new(file, events_schema(), Some(writer_properties()))
+            .map_err(|e| StoreError::Internal(format!("writing {}: {e}", path.display())))?;
+        Ok(Self { writer, tmp, path: path.to_path_buf() })
+    }
+
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
+        self.writer.write(batch).map_err(|e| StoreError::Internal(format!("writing {}: {e}", self.path.display())))
+    }
+
+    pub(crate) fn finish(self) -> Result<(), StoreError> {
+        let Self { writer, tmp, path } = self;
+        let file = writer.into_inner().map_err(|e| StoreError::Internal(format!("writing {}: {e}", path.display())))?;
+        file.sync_all().map_err(io(&tmp))?;
+        drop(file);
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        sync_dir(path.parent().unwrap_or(Path::new(".")))
+    }
 }
 
 /// `map_err` for I/O on `path`.

@@ -11,13 +11,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type, Int64Type, UInt64Type};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef, UInt64Type};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::datasource::MemTable;
+use datafusion::catalog::streaming::StreamingTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
+use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{col, lit};
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 use serde_json::Value;
@@ -30,7 +34,7 @@ use crate::schema::LOG_FILE;
 use crate::store::LOG_DIR;
 
 /// Log rows read per step when loading the uncompacted tail.
-const LOG_PAGE: usize = 50_000;
+const LOG_PAGE: usize = 8192;
 
 /// Why a query gave no answer.
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +152,7 @@ async fn read_only_frame(data_dir: &Path, sql: &str) -> Result<datafusion::dataf
     let ctx = SessionContext::new_with_config(config);
     // Read the watermark before the log: rows compacted in between then come from the log.
     let mark = watermark(data_dir)?;
-    let log = ctx.read_table(Arc::new(MemTable::try_new(events_schema(), vec![log_tail(data_dir, mark)?])?))?;
+    let log = ctx.read_table(log_tail(data_dir, mark)?)?;
     let events = match parquet_table(data_dir, mark)? {
         Some(files) => ctx.read_table(files)?.filter(col("seq").lt_eq(lit(mark)))?.union(log)?,
         None => log,
@@ -158,21 +162,55 @@ async fn read_only_frame(data_dir: &Path, sql: &str) -> Result<datafusion::dataf
     Ok(ctx.sql_with_options(sql, options).await?)
 }
 
-/// The log's events past the watermark, as Arrow batches (none when there is no log yet).
-fn log_tail(data_dir: &Path, mark: i64) -> Result<Vec<RecordBatch>, StoreError> {
-    if !data_dir.join(LOG_DIR).join(LOG_FILE).exists() {
-        return Ok(Vec::new());
+/// The log's events with `mark < seq <= ` the log's last seq when the query is planned,
+/// as a table read a page at a time while the query runs: however far compaction lags,
+/// a query never holds the whole uncompacted tail in memory.
+fn log_tail(data_dir: &Path, mark: i64) -> Result<Arc<StreamingTable>, QueryError> {
+    let last = if data_dir.join(LOG_DIR).join(LOG_FILE).exists() {
+        i64::try_from(LogReader::open(data_dir)?.last_seq()?).unwrap_or(i64::MAX)
+    } else {
+        mark
+    };
+    let tail = LogTail { data_dir: data_dir.to_path_buf(), after: mark, last, schema: events_schema() };
+    Ok(Arc::new(StreamingTable::try_new(events_schema(), vec![Arc::new(tail)])?))
+}
+
+/// The partition stream behind [`log_tail`].
+#[derive(Debug)]
+struct LogTail {
+    data_dir: std::path::PathBuf,
+    after: i64,
+    last: i64,
+    schema: SchemaRef,
+}
+
+impl PartitionStream for LogTail {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
     }
-    let reader = LogReader::open(data_dir)?;
-    let mut after = mark;
-    let mut batches = Vec::new();
-    loop {
-        let page = reader.events_since(after, LOG_PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        batches.push(to_record_batch(&page)?);
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let (data_dir, last) = (self.data_dir.clone(), self.last);
+        let pages = futures::stream::try_unfold((None::<LogReader>, self.after), move |(reader, after)| {
+            let data_dir = data_dir.clone();
+            async move {
+                if after >= last {
+                    return Ok(None);
+                }
+                let reader = match reader {
+                    Some(reader) => reader,
+                    None => LogReader::open(&data_dir).map_err(|e| DataFusionError::External(Box::new(e)))?,
+                };
+                let mut page =
+                    reader.events_since(after, LOG_PAGE).map_err(|e| DataFusionError::External(Box::new(e)))?;
+                page.retain(|e| e.seq <= last);
+                let Some(next) = page.last().map(|e| e.seq) else { return Ok(None) };
+                let batch = to_record_batch(&page).map_err(|e| DataFusionError::External(Box::new(e)))?;
+                Ok(Some((batch, (Some(reader), next))))
+            }
+        });
+        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), pages))
     }
-    Ok(batches)
 }
 
 /// The live Parquet files as one table, or `None` when there are none.

@@ -279,3 +279,38 @@ fn a_merge_never_spans_a_file_it_leaves_out() {
     assert_eq!(rows_in_files(dir.path()).num_rows(), 9003);
     store.close();
 }
+
+#[test]
+fn a_streaming_merge_of_many_files_keeps_every_row_in_sort_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let keep = CompactOptions { merge_min_files: 1000, ..CompactOptions::default() };
+    for prefix in ["a", "b", "c", "d", "e", "f"] {
+        store.append(&batch(prefix, 9000), T0).unwrap();
+        compact(dir.path(), &keep).unwrap();
+    }
+    assert_eq!(parquet_files(dir.path()).len(), 18, "six files a day");
+    let before = rows_in_files(dir.path());
+
+    // At most four inputs per merge: each day's six files become two, both bigger than
+    // one batch of the merge, so rows cross batch boundaries of inputs and output.
+    let options = CompactOptions { merge_min_files: 2, merge_max_files: 4, ..CompactOptions::default() };
+    let report = compact(dir.path(), &options).unwrap();
+    assert_eq!(report.files_merged, 6);
+    let files = parquet_files(dir.path());
+    assert_eq!(files.len(), 6);
+    assert_eq!(rows_in_files(dir.path()), before, "every row, every field, once");
+    for file in files {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap()).unwrap();
+        let batches: Vec<RecordBatch> = reader.build().unwrap().map(Result::unwrap).collect();
+        let rows = concat_batches(&events_schema(), &batches).unwrap();
+        assert!(rows.num_rows() > 4096, "{}: {} rows", file.display(), rows.num_rows());
+        let keys: Vec<SortColumn> = ["experiment_id", "visitor_id", "timestamp", "seq"]
+            .iter()
+            .map(|k| SortColumn { values: rows.column_by_name(k).unwrap().clone(), options: None })
+            .collect();
+        let order = lexsort_to_indices(&keys, None).unwrap();
+        assert!(order.values().iter().enumerate().all(|(i, &j)| i as u32 == j), "{} is not sorted", file.display());
+    }
+    store.close();
+}
