@@ -128,6 +128,9 @@ pub struct StorageConfig {
     pub reopen_interval_seconds: u64,
     /// Copy new events from the log into Parquet files this often (0: only at shutdown).
     pub compact_interval_seconds: u64,
+    /// Delete compacted events from the log once they have been compacted this long
+    /// (a query planned before the compaction may still be reading them from the log).
+    pub prune_after_seconds: u64,
 }
 
 impl Default for StorageConfig {
@@ -139,6 +142,7 @@ impl Default for StorageConfig {
             max_group_events: store.max_group_events,
             reopen_interval_seconds: 5,
             compact_interval_seconds: 10,
+            prune_after_seconds: 60,
         }
     }
 }

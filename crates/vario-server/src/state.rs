@@ -1,10 +1,10 @@
 //! [`AppState`]: what every request handler shares — the config, the admin token, the
 //! event store (or why it is unavailable), the hosted datafiles and the metrics.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Bytes;
 use vario_store::{CompactOptions, CompactReport, Datafiles, Store, StoreError, StoreOptions, StoredDatafile};
@@ -50,7 +50,9 @@ struct Inner {
     datafile_writes: tokio::sync::Mutex<()>,
     shutting_down: AtomicBool,
     // Compactions one at a time: the periodic one may still run when shutdown starts one.
-    compaction: Mutex<()>,
+    // Compactions one at a time; holds the watermarks of recent runs, so the log is
+    // pruned only up to a watermark at least `prune_after_seconds` old.
+    compaction: Mutex<VecDeque<(Instant, i64)>>,
     // The project store, opened on first use: a read-only data directory must not stop
     // the server from serving datafiles.
     projects: Mutex<Option<Arc<vario_project::SqliteStore>>>,
@@ -99,7 +101,7 @@ impl AppState {
             hosted: RwLock::new(hosted),
             datafile_writes: tokio::sync::Mutex::new(()),
             shutting_down: AtomicBool::new(false),
-            compaction: Mutex::new(()),
+            compaction: Mutex::new(VecDeque::new()),
             projects: Mutex::new(None),
             results: Arc::new(vario_results::Engine::new(&config_data_dir)),
         };
@@ -164,10 +166,30 @@ impl AppState {
         }
     }
 
-    /// Copies the log's new events into Parquet files (blocking; one at a time).
+    /// Copies the log's new events into Parquet files, then deletes from the log the
+    /// events compacted at least `prune_after_seconds` ago (blocking; one at a time).
     pub fn compact(&self) -> Result<CompactReport, StoreError> {
-        let _one_at_a_time = self.inner.compaction.lock().unwrap_or_else(PoisonError::into_inner);
-        vario_store::compact(&self.inner.config.data_dir, &CompactOptions::default())
+        let mut marks = self.inner.compaction.lock().unwrap_or_else(PoisonError::into_inner);
+        let data_dir = &self.inner.config.data_dir;
+        let report = vario_store::compact(data_dir, &CompactOptions::default())?;
+        let now = Instant::now();
+        marks.push_back((now, report.watermark));
+        let grace = Duration::from_secs(self.inner.config.storage.prune_after_seconds);
+        let mut prune_through = None;
+        while let Some(&(at, mark)) = marks.front() {
+            if now.duration_since(at) < grace {
+                break;
+            }
+            prune_through = Some(mark);
+            marks.pop_front();
+        }
+        if let Some(through) = prune_through {
+            let pruned = vario_store::prune_log(data_dir, through)?;
+            if pruned > 0 {
+                tracing::debug!(pruned, through, "compacted events pruned from the log");
+            }
+        }
+        Ok(report)
     }
 
     /// The datafiles on disk.

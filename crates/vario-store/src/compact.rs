@@ -22,8 +22,7 @@
 //! the merged file and the small ones together; a file whose seq range lies inside another
 //! file's of the same partition is redundant, ignored by readers and deleted next time.
 //!
-//! The log keeps its rows after compaction: the uuid index that deduplicates events lives
-//! there. Pruning compacted rows from the log is future work.
+//! Compacted events leave the log later, through [`crate::prune_log`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

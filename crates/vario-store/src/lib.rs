@@ -10,6 +10,8 @@
 //! - [`compact`]: copies the log into Apache Parquet files (`events/date=YYYY-MM-DD/`)
 //!   and merges small files; [`query`]: read-only SQL (Apache DataFusion) over the files
 //!   and the log's events not yet compacted.
+//! - [`prune_log`]: deletes compacted events from the log, which keeps every uuid it
+//!   has stored so that retries stay duplicates.
 //! - [`Datafiles`]: the hosted datafiles, one file per environment.
 //!
 //! `docs/storage.md` describes the files and the schema. The API is blocking: the
@@ -41,6 +43,7 @@ mod datafiles;
 mod error;
 mod merge;
 mod parquet;
+mod prune;
 mod query;
 mod reader;
 mod row;
@@ -53,6 +56,7 @@ pub use bulk::{BULK_MARKER, BulkWriter, is_bulk_loaded};
 pub use compact::{CompactOptions, CompactReport, EVENTS_DIR, EventFile, compact, live_files, watermark};
 pub use datafiles::{DATAFILES_DIR, Datafiles, MAX_SDK_KEY_LEN, StoredDatafile, is_valid_sdk_key, sha256_hex};
 pub use error::{StoreError, Unavailable};
+pub use prune::prune_log;
 pub use query::{QueryError, QueryResult, ScanError, data_version, query, scan};
 pub use reader::{LogReader, StoredEvent};
 pub use row::{BatchRow, DecisionRow, EventKind, EventRow, PreparedBatch};

@@ -203,6 +203,18 @@ impl PartitionStream for LogTail {
                 };
                 let mut page =
                     reader.events_since(after, LOG_PAGE).map_err(|e| DataFusionError::External(Box::new(e)))?;
+                // Checked after the read: `through` only grows, so if it is still at or
+                // below `after` now, the page was read before any of its rows could go.
+                let pruned = reader.pruned_through().map_err(|e| DataFusionError::External(Box::new(e)))?;
+                if pruned > after {
+                    return Err(DataFusionError::External(
+                        format!(
+                            "the log's events up to seq {pruned} were compacted and pruned while this query \
+                             was reading them (it started at seq {after}); run the query again"
+                        )
+                        .into(),
+                    ));
+                }
                 page.retain(|e| e.seq <= last);
                 let Some(next) = page.last().map(|e| e.seq) else { return Ok(None) };
                 let batch = to_record_batch(&page).map_err(|e| DataFusionError::External(Box::new(e)))?;

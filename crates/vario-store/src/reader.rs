@@ -53,7 +53,8 @@ impl LogReader {
         self.query(&format!("{SELECT_EVENTS} WHERE uuid = ?1"), params![uuid])
     }
 
-    /// Number of stored events.
+    /// Number of events in the log: every stored event until compacted events are
+    /// pruned ([`crate::prune_log`]), then only the ones not yet pruned.
     pub fn count(&self) -> Result<u64, StoreError> {
         self.scalar("SELECT count(*) FROM events")
     }
@@ -62,6 +63,17 @@ impl LogReader {
     /// file list it tells whether the data changed since a cached answer.
     pub fn last_seq(&self) -> Result<u64, StoreError> {
         self.scalar("SELECT coalesce(max(seq), 0) FROM events")
+    }
+
+    /// Every event with `seq` at or below this has been pruned from the log (0: none).
+    pub fn pruned_through(&self) -> Result<i64, StoreError> {
+        match self.conn.query_row("SELECT through FROM pruned WHERE id = 0", [], |r| r.get(0)) {
+            Ok(through) => Ok(through),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(0),
+            // A log of schema version 1, opened read-only before a writer migrated it.
+            Err(e) if e.to_string().contains("no such table") => Ok(0),
+            Err(e) => Err(self.error(&e)),
+        }
     }
 
     /// Number of appends recorded (including ones whose events were all duplicates).

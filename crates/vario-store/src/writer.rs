@@ -12,7 +12,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::error::{StoreError, unavailable_reason};
 use crate::row::PreparedBatch;
-use crate::schema::{INSERT_BATCH, INSERT_EVENT};
+use crate::schema::{INSERT_BATCH, INSERT_EVENT, INSERT_UUID, uuid_key};
 use crate::store::{AppendReceipt, Shared};
 
 /// Called exactly once with the outcome of an append.
@@ -195,10 +195,15 @@ fn insert_batch(tx: &Connection, prepared: &PreparedBatch) -> rusqlite::Result<A
     ])?;
     let batch_id = tx.last_insert_rowid();
     let mut insert = tx.prepare_cached(INSERT_EVENT)?;
+    let mut seen = tx.prepare_cached(INSERT_UUID)?;
     let mut receipt = AppendReceipt::default();
     for e in &prepared.events {
+        if seen.execute([uuid_key(&e.uuid)])? == 0 {
+            receipt.duplicates += 1;
+            continue;
+        }
         let d = e.decision.as_ref();
-        let inserted = insert.execute(params![
+        insert.execute(params![
             batch_id,
             e.kind.as_str(),
             e.account_id,
@@ -227,11 +232,7 @@ fn insert_batch(tx: &Connection, prepared: &PreparedBatch) -> rusqlite::Result<A
             e.client_version,
             e.received_at,
         ])?;
-        if inserted == 1 {
-            receipt.stored += 1;
-        } else {
-            receipt.duplicates += 1;
-        }
+        receipt.stored += 1;
     }
     Ok(receipt)
 }

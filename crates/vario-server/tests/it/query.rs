@@ -74,3 +74,26 @@ fn events_are_compacted_in_the_background() {
     }
     assert_eq!(vario_store::live_files(server.dir.path(), i64::MAX).unwrap().len(), 1);
 }
+
+#[test]
+fn compacted_events_are_pruned_from_the_log_and_stay_counted_once() {
+    let server = TestServer::with(|c| {
+        c.storage.compact_interval_seconds = 1;
+        c.storage.prune_after_seconds = 0;
+    });
+    assert_eq!(post_events(&server, &bytes(&batch("p1")), &[]).status, 204);
+    assert_eq!(post_events(&server, &bytes(&batch("p2")), &[]).status, 204);
+    let reader = vario_store::LogReader::open(server.dir.path()).unwrap();
+    let stored = i64::try_from(reader.last_seq().unwrap()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // Everything but the last row (kept so that seqs never restart) leaves the log.
+    while reader.pruned_through().unwrap() < stored - 1 {
+        assert!(std::time::Instant::now() < deadline, "not pruned within 20 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(reader.count().unwrap(), 1);
+    // A retry of a pruned batch is still a duplicate, and queries count each event once.
+    assert_eq!(post_events(&server, &bytes(&batch("p1")), &[]).status, 204);
+    let answer = post_query(&server, Some(ADMIN), r#"{"sql": "SELECT count(DISTINCT uuid), count(*) FROM events"}"#);
+    assert_eq!(answer.json()["rows"], json!([[stored, stored]]));
+}

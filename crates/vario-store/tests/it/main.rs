@@ -2,4 +2,5 @@
 mod datafiles;
 mod log;
 mod parquet;
+mod prune;
 mod readonly;
