@@ -3,8 +3,10 @@
 # request one visitor with 10 events (an impression and 9 conversions, fresh uuids).
 # Starts a release `vario serve` on a fresh data directory, runs RUNS runs of SECONDS
 # seconds each, and prints per run the requests/s (×10 = events/s), p99 latency, the
-# events stored so far, and at the end the server's peak resident memory.
+# events stored so far, and at the end the server's peak resident memory and the sizes of
+# the log and the Parquet files.
 #   tools/load/run.sh [RUNS] [SECONDS]
+#   PACE_MS=2 tools/load/run.sh 1 60    # each connection waits 2 ms before each request
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS="${1:-3}"
@@ -29,3 +31,4 @@ for run in $(seq 1 "$RUNS"); do
   PEAK=$RSS
 done
 echo "server peak resident memory: ${PEAK} kB"
+du -sh "$DATA/log" "$DATA/events"

@@ -81,6 +81,7 @@ impl Scanned {
         let table = Arc::make_mut(&mut self.table);
         // Variation ids repeat: look each distinct one up once per run of equal ids.
         let mut last: Option<(&str, Option<usize>)> = None;
+        let mut previous: Option<(&str, u32)> = None;
         for i in 0..batch.num_rows() {
             let (Some(visitor), Some(variation), Some(ts), Some(seq)) =
                 (visitors.get(i), variations.get(i), ts[i], seq[i])
@@ -102,7 +103,16 @@ impl Scanned {
             if packed_seq >> SEQ_BITS != 0 {
                 continue;
             }
-            let (visitor, _) = table.intern(visitor);
+            // Files are sorted by visitor within the experiment, so a visitor's decisions
+            // mostly come one after another: the previous row's number is the answer.
+            let visitor = match previous {
+                Some((name, number)) if name == visitor => number,
+                _ => {
+                    let (number, _) = table.intern(visitor);
+                    previous = Some((visitor, number));
+                    number
+                }
+            };
             let attributes = match (&mut self.attributes, &attributes) {
                 (Some(texts), Some(column)) => {
                     let text = column.get(i).unwrap_or("[]");

@@ -79,10 +79,7 @@ pub struct QueryResult {
 /// Blocking: it runs DataFusion on a runtime of its own, so call it from a plain thread
 /// (in async code, from `spawn_blocking`).
 pub fn query(data_dir: &Path, sql: &str) -> Result<QueryResult, QueryError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| QueryError::Engine(format!("cannot start the query runtime: {e}")))?;
+    let runtime = query_runtime()?;
     runtime.block_on(run(data_dir, sql))
 }
 
@@ -103,10 +100,7 @@ pub fn scan<E>(
     sql: &str,
     mut on_batch: impl FnMut(&RecordBatch) -> Result<(), E>,
 ) -> Result<(), ScanError<E>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| QueryError::Engine(format!("cannot start the query runtime: {e}")))?;
+    let runtime = query_runtime()?;
     runtime.block_on(async {
         let frame = read_only_frame(data_dir, sql).await?;
         let mut stream = frame.execute_stream().await.map_err(QueryError::from)?;
@@ -115,6 +109,19 @@ pub fn scan<E>(
         }
         Ok(())
     })
+}
+
+/// A runtime of one worker per core for one query: DataFusion decodes the files'
+/// partitions on the workers while the calling thread consumes the answer (on a
+/// single-threaded runtime decoding and consuming would take turns on one core).
+fn query_runtime() -> Result<tokio::runtime::Runtime, QueryError> {
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("vario-query")
+        .enable_all()
+        .build()
+        .map_err(|e| QueryError::Engine(format!("cannot start the query runtime: {e}")))
 }
 
 /// Why a [`scan`] stopped.
