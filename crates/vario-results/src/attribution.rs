@@ -14,13 +14,14 @@
 //!
 //! Duplicated events never reach this module: the store keeps each event uuid once.
 
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use foldhash::HashMap;
 use foldhash::HashMapExt;
-use foldhash::fast::FixedState;
 use smallvec::SmallVec;
+
+pub use crate::visitors::VisitorTable;
+use crate::visitors::{Fingerprint, fingerprint};
 
 /// Series and looks never have more buckets than this; later events fall into the last.
 pub const MAX_BUCKETS: usize = 10_000;
@@ -78,65 +79,6 @@ impl Exposure {
 
     fn exposed(&self) -> bool {
         self.first_ts != i64::MAX
-    }
-}
-
-/// A visitor id's 128-bit fingerprint. Keying the visitor table by it instead of the
-/// text saves an allocation and a string comparison per row (the table holds millions);
-/// two ids share a fingerprint with probability about n²/2¹²⁹, 10⁻²⁵ for 10 million.
-/// Two halves rather than a `u128`, whose 16-byte alignment would pad every table
-/// entry from 24 to 32 bytes.
-type Fingerprint = (u64, u64);
-
-fn fingerprint(visitor: &str) -> Fingerprint {
-    let a = FixedState::with_seed(0x5641_5249_4f5f_4944).hash_one(visitor);
-    let b = FixedState::with_seed(0x9e37_79b9_7f4a_7c15).hash_one(visitor);
-    (a, b)
-}
-
-/// Visitor ids numbered 0, 1, 2... in the order first seen.
-#[derive(Debug, Clone, Default)]
-pub struct VisitorTable {
-    index: HashMap<Fingerprint, u32>,
-    // Every visitor id, end to end; `ends[i]` is where visitor `i`'s id ends.
-    names: String,
-    ends: Vec<usize>,
-}
-
-impl VisitorTable {
-    /// The number of `visitor`, numbering it if it is new; and whether it was new.
-    pub fn intern(&mut self, visitor: &str) -> (u32, bool) {
-        let next = u32::try_from(self.ends.len()).unwrap_or(u32::MAX);
-        match self.index.entry(fingerprint(visitor)) {
-            std::collections::hash_map::Entry::Occupied(e) => (*e.get(), false),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(next);
-                self.names.push_str(visitor);
-                self.ends.push(self.names.len());
-                (next, true)
-            }
-        }
-    }
-
-    /// The number of `visitor`, if it has one.
-    pub fn get(&self, visitor: &str) -> Option<u32> {
-        self.index.get(&fingerprint(visitor)).copied()
-    }
-
-    /// The id of visitor number `i`.
-    pub fn name(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) };
-        self.names.get(start..self.ends.get(i).copied().unwrap_or(start)).unwrap_or("")
-    }
-
-    /// Number of visitors.
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    /// Whether the table is empty.
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
     }
 }
 
@@ -296,7 +238,7 @@ impl Attributed {
 
     /// The visitor's index and variation when a conversion of theirs at `ts` counts.
     fn counted(&self, fingerprint: Fingerprint, ts: i64) -> Option<(u32, usize)> {
-        let &i = self.exposures.table.index.get(&fingerprint)?;
+        let i = self.exposures.table.get_fingerprint(fingerprint)?;
         self.counted_numbered(i, ts).map(|v| (i, v))
     }
 

@@ -24,6 +24,7 @@ pub mod segment;
 pub mod synthetic;
 pub mod table;
 mod time;
+mod visitors;
 
 pub use analysis::{AnalysisInput, MetricSpec, analyse};
 pub use attribution::{Granularity, VisitorTable, Window};

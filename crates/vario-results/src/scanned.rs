@@ -78,10 +78,11 @@ impl Scanned {
         let ts = ints(batch, "timestamp")?;
         let seq = ints(batch, "seq")?;
         let attributes = if self.attributes.is_some() { Some(strings(batch, "attributes")?) } else { None };
-        let table = Arc::make_mut(&mut self.table);
+        // The rows that make decisions, then their visitors numbered in one batch.
+        let mut rows = Vec::with_capacity(batch.num_rows());
+        let mut names = Vec::with_capacity(batch.num_rows());
         // Variation ids repeat: look each distinct one up once per run of equal ids.
         let mut last: Option<(&str, Option<usize>)> = None;
-        let mut previous: Option<(&str, u32)> = None;
         for i in 0..batch.num_rows() {
             let (Some(visitor), Some(variation), Some(ts), Some(seq)) =
                 (visitors.get(i), variations.get(i), ts[i], seq[i])
@@ -103,16 +104,12 @@ impl Scanned {
             if packed_seq >> SEQ_BITS != 0 {
                 continue;
             }
-            // Files are sorted by visitor within the experiment, so a visitor's decisions
-            // mostly come one after another: the previous row's number is the answer.
-            let visitor = match previous {
-                Some((name, number)) if name == visitor => number,
-                _ => {
-                    let (number, _) = table.intern(visitor);
-                    previous = Some((visitor, number));
-                    number
-                }
-            };
+            rows.push((i, ts, packed_seq | (u64::from(packed_variation) << SEQ_BITS)));
+            names.push(visitor);
+        }
+        let mut numbers = Vec::with_capacity(names.len());
+        Arc::make_mut(&mut self.table).intern_all(&names, &mut numbers);
+        for (&(i, ts, seq_variation), visitor) in rows.iter().zip(numbers) {
             let attributes = match (&mut self.attributes, &attributes) {
                 (Some(texts), Some(column)) => {
                     let text = column.get(i).unwrap_or("[]");
@@ -132,7 +129,6 @@ impl Scanned {
                 self.decisions.push(Vec::with_capacity(CHUNK));
             }
             if let Some(chunk) = self.decisions.last_mut() {
-                let seq_variation = packed_seq | (u64::from(packed_variation) << SEQ_BITS);
                 chunk.push(Decision { visitor, attributes, ts, seq_variation });
             }
         }
@@ -150,10 +146,19 @@ impl Scanned {
         let ts = ints(batch, "timestamp")?;
         let revenue = ints(batch, "revenue")?;
         let value = floats(batch, "value")?;
+        let mut rows = Vec::with_capacity(batch.num_rows());
+        let mut names = Vec::with_capacity(batch.num_rows());
         for i in 0..batch.num_rows() {
             let (Some(visitor), Some(key), Some(t)) = (visitors.get(i), keys.get(i), ts[i]) else { continue };
+            let Some(&slot) = slot_of.get(key) else { continue };
+            rows.push((i, slot, t));
+            names.push(visitor);
+        }
+        let mut numbers = Vec::with_capacity(names.len());
+        self.table.get_all(&names, &mut numbers);
+        for (&(i, slot, t), visitor) in rows.iter().zip(numbers) {
             // Conversions of people who never got a decision can never count.
-            let (Some(&slot), Some(visitor)) = (slot_of.get(key), self.table.get(visitor)) else { continue };
+            let Some(visitor) = visitor else { continue };
             self.conversions.push(Conversion {
                 visitor,
                 slot: slot as u32,
