@@ -148,8 +148,8 @@ impl Scanned {
         let value = floats(batch, "value")?;
         let mut rows = Vec::with_capacity(batch.num_rows());
         let mut names = Vec::with_capacity(batch.num_rows());
-        for i in 0..batch.num_rows() {
-            let (Some(visitor), Some(key), Some(t)) = (visitors.get(i), keys.get(i), ts[i]) else { continue };
+        for (i, &t) in ts.iter().enumerate() {
+            let (Some(visitor), Some(key), Some(t)) = (visitors.get(i), keys.get(i), t) else { continue };
             let Some(&slot) = slot_of.get(key) else { continue };
             rows.push((i, slot, t));
             names.push(visitor);
