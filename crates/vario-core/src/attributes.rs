@@ -78,6 +78,26 @@ impl AttributeValue {
     }
 }
 
+/// Whether `k` is `key`. Lengths first: keys of one user mostly differ in length, and
+/// that test needs no call to `memcmp`.
+#[inline(always)]
+fn key_is(k: &SmolStr, key: &str) -> bool {
+    short_eq(k.as_bytes(), key.as_bytes())
+}
+
+/// Byte equality for the short strings of attributes (keys, country codes...): a loop
+/// beats the call into `memcmp` that `==` on slices makes.
+#[inline(always)]
+pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() > 32 {
+        return a == b;
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// Attributes in insertion order; setting an existing key keeps its position. Keys and
 /// short string values live inline in one vector, so reading a user's attributes
 /// touches one block of memory.
@@ -91,8 +111,9 @@ impl Attributes {
     }
 
     /// The value of `key`, if present (a present `null` is `Some(Null)`).
+    #[inline]
     pub fn get(&self, key: &str) -> Option<&AttributeValue> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.0.iter().find(|(k, _)| key_is(k, key)).map(|(_, v)| v)
     }
 
     /// Sets `key`, replacing the value in place when the key exists.
@@ -106,8 +127,9 @@ impl Attributes {
     }
 
     /// The position of `key`.
+    #[inline]
     pub(crate) fn position(&self, key: &str) -> Option<usize> {
-        self.0.iter().position(|(k, _)| k == key)
+        self.0.iter().position(|(k, _)| key_is(k, key))
     }
 
     /// The value at a position from [`Attributes::position`].
@@ -132,6 +154,7 @@ impl Attributes {
 
     /// The bucketing id: `$opt_bucketing_id` when it is a string, else the user id
     /// (bucketing.md §4). The flag says whether a non-string value was ignored.
+    #[inline]
     pub fn bucketing_id<'a>(&'a self, user_id: &'a str) -> (&'a str, bool) {
         match self.get("$opt_bucketing_id") {
             Some(AttributeValue::String(s)) => (s, false),

@@ -1,9 +1,9 @@
 //! Audience evaluation: a rule's audience combination, then each audience's
 //! conditions against the user's attributes (audiences.md).
 
-use vario_datafile::{AudienceTree, Condition, ExactValue, Matcher, ProjectConfig, finite_number, semver::Version};
+use vario_datafile::{AudienceTree, Condition, ExactValue, Matcher, ProjectConfig, finite_number};
 
-use crate::attributes::{AttributeValue, Attributes};
+use crate::attributes::{AttributeValue, Attributes, short_eq};
 
 /// The user's attributes as conditions read them: each attribute name (slot) is looked
 /// up at most once per decision, however many conditions read it.
@@ -67,6 +67,7 @@ pub fn evaluate_condition(condition: &Condition, attributes: &Attributes, segmen
 }
 
 /// One condition against the attribute's value (`None`: attribute absent).
+#[inline]
 fn match_value(condition: &Condition, value: Option<&AttributeValue>, segments: &[String]) -> Option<bool> {
     match &condition.matcher {
         Matcher::Exists => return Some(!matches!(value, None | Some(AttributeValue::Null))),
@@ -75,7 +76,9 @@ fn match_value(condition: &Condition, value: Option<&AttributeValue>, segments: 
     }
     let value = value?;
     match (&condition.matcher, value) {
-        (Matcher::Exact(ExactValue::String(c)), AttributeValue::String(u)) => Some(**c == **u),
+        (Matcher::Exact(ExactValue::String(c)), AttributeValue::String(u)) => {
+            Some(short_eq(c.as_bytes(), u.as_bytes()))
+        }
         (Matcher::Exact(ExactValue::Bool(c)), AttributeValue::Bool(u)) => Some(c == u),
         (Matcher::Exact(ExactValue::Number(c)), AttributeValue::Number(u)) => Some(finite_number(u)? == *c),
         (Matcher::Compare(op, c), AttributeValue::Number(u)) => {
@@ -84,7 +87,7 @@ fn match_value(condition: &Condition, value: Option<&AttributeValue>, segments: 
         }
         (Matcher::Substring(c), AttributeValue::String(u)) => Some(u.contains(&**c)),
         (Matcher::Semver(op, target), AttributeValue::String(u)) => {
-            let sign = vario_datafile::semver::compare(&target.version(), &Version::parse(u)?)?;
+            let sign = target.compare_with(u)?;
             Some(op.holds(sign.cmp(&0)))
         }
         _ => None,

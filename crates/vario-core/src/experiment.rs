@@ -23,6 +23,9 @@ pub fn experiment_variation(
 }
 
 /// [`experiment_variation`] with the decision's attribute cache; records the reason.
+// Inlined into the decision: a result this size returned through memory from a call is
+// read back before its stores retire (store-forwarding stalls, measured in `decide`).
+#[inline(always)]
 pub(crate) fn checks(
     config: &ProjectConfig,
     experiment: ExperimentIndex,
@@ -36,6 +39,7 @@ pub(crate) fn checks(
     (variation, reason)
 }
 
+#[inline(always)]
 fn steps(
     config: &ProjectConfig,
     experiment: ExperimentIndex,
@@ -79,6 +83,8 @@ fn steps(
 
 /// Bucketing proper: the group step for experiments in an exclusive group, then the
 /// experiment's own ranges. Shared with delivery rules, which skip every other check.
+// Inlined for the reason given at `checks`.
+#[inline(always)]
 pub fn bucket_experiment(
     config: &ProjectConfig,
     experiment: ExperimentIndex,

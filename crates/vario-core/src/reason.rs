@@ -7,8 +7,12 @@ use vario_datafile::{ExperimentIndex, FlagIndex, ProjectConfig, VariationRef};
 
 /// One step of a decision. Indices point into the [`ProjectConfig`] the decision was
 /// made with; [`Reason::describe`] renders it.
+// `repr(C, u8)`: fields at aligned offsets. With the default layout the small fields
+// share the tag's word, and copies of a returned reason became overlapping unaligned
+// loads that stall on store forwarding (measured: about a tenth of `decide`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[repr(C, u8)]
 pub enum Reason {
     /// A flag-level forced decision on the user context chose the variation.
     FlagForcedDecision {

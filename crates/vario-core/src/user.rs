@@ -78,6 +78,7 @@ static NO_FORCED_DECISIONS: ForcedDecisions = ForcedDecisions(Vec::new());
 
 impl<'a> User<'a> {
     /// A user with attributes and no other state.
+    #[inline]
     pub fn new(id: &'a str, attributes: &'a Attributes) -> Self {
         let (bucketing_id, bucketing_id_ignored) = attributes.bucketing_id(id);
         Self {

@@ -106,6 +106,7 @@ pub const MAX_SAFE_NUMBER: f64 = 9_007_199_254_740_992.0;
 
 /// A JSON number as the reference SDK accepts it for matching: finite and within
 /// ±2^53, judged on the exact integer when the number is an integer token.
+#[inline]
 pub fn finite_number(n: &serde_json::Number) -> Option<f64> {
     const LIMIT: u64 = 1 << 53;
     if let Some(i) = n.as_i64() {

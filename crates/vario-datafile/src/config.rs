@@ -336,6 +336,7 @@ impl ProjectConfig {
     }
 
     /// The group an experiment's group step uses, if it sits in a `random` group.
+    #[inline]
     pub fn exclusive_group(&self, experiment: ExperimentIndex) -> Option<&Group> {
         match self.experiments[experiment].origin {
             Origin::Group(g) => Some(&self.groups[g]).filter(|g| g.is_exclusive()),

@@ -75,27 +75,127 @@ impl<'a> Version<'a> {
     }
 }
 
-/// A condition's version, split once when the datafile loads.
+/// A condition's version, checked once when the datafile loads, with its numeric parts
+/// as numbers for the usual comparison. Small (it sits in every semver condition, and
+/// conditions are scanned on every decision).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetVersion {
     text: Box<str>,
-    ranges: [(u32, u32); 4],
-    len: usize,
+    /// Values of the parts made of digits (bit `i` of `digits` set), in order.
+    parts: [u64; 4],
+    digits: u8,
+    len: u8,
     pre_release: bool,
     build: bool,
+    /// Whether every digit part fits `parts`; if not, only the general comparison runs.
+    fits: bool,
+}
+
+/// Significant digits that always fit a `u64` (10^19 - 1 < 2^64).
+const MAX_DIGITS: usize = 19;
+
+/// A digit string's value, leading zeros ignored; `None` when it has more than
+/// [`MAX_DIGITS`] significant digits.
+fn digits_value(s: &str) -> Option<u64> {
+    let s = s.trim_start_matches('0');
+    if s.len() > MAX_DIGITS {
+        return None;
+    }
+    Some(s.bytes().fold(0, |n, b| n * 10 + u64::from(b - b'0')))
+}
+
+/// A user version made only of digits and dots, as at most three numbers; `None` for
+/// anything else (a suffix, an invalid version, a part too long for a `u64`), which the
+/// general parser then handles.
+#[inline]
+fn numeric_user(v: &str) -> Option<([u64; 3], usize)> {
+    let mut parts = [0u64; 3];
+    let mut len = 0;
+    let (mut value, mut significant, mut empty) = (0u64, 0usize, true);
+    for &b in v.as_bytes() {
+        match b {
+            b'0'..=b'9' => {
+                let d = u64::from(b - b'0');
+                if value != 0 || d != 0 {
+                    significant += 1;
+                    if significant > MAX_DIGITS {
+                        return None;
+                    }
+                }
+                value = value * 10 + d;
+                empty = false;
+            }
+            b'.' if !empty && len < 2 => {
+                parts[len] = value;
+                len += 1;
+                (value, significant, empty) = (0, 0, true);
+            }
+            _ => return None,
+        }
+    }
+    if empty {
+        return None;
+    }
+    parts[len] = value;
+    Some((parts, len + 1))
 }
 
 impl TargetVersion {
     /// Splits `text`, or `None` when it is not a valid version.
     pub fn parse(text: &str) -> Option<Self> {
         let v = Version::parse(text)?;
-        let base = text.as_ptr() as usize;
-        let mut ranges = [(0, 0); 4];
-        for (range, part) in ranges.iter_mut().zip(v.parts()) {
-            let start = (part.as_ptr() as usize - base) as u32;
-            *range = (start, start + part.len() as u32);
+        let (mut parts, mut digits, mut fits) = ([0; 4], 0, true);
+        for (i, part) in v.parts().iter().enumerate() {
+            if is_digits(part) {
+                match digits_value(part) {
+                    Some(n) => (parts[i], digits) = (n, digits | 1 << i),
+                    None => fits = false,
+                }
+            }
         }
-        Some(Self { text: text.into(), ranges, len: v.len, pre_release: v.pre_release, build: v.build })
+        Some(Self {
+            text: text.into(),
+            parts,
+            digits,
+            len: v.len as u8,
+            pre_release: v.pre_release,
+            build: v.build,
+            fits,
+        })
+    }
+
+    /// [`compare`] of this target with the user's version `user`, parsed on the way;
+    /// `None` when `user` is not a valid version or the comparison fails.
+    #[inline]
+    pub fn compare_with(&self, user: &str) -> Option<i8> {
+        // The hot path: a plain numeric user version compares as numbers, with the
+        // results `compare` gives for a user version without a suffix.
+        if self.fits
+            && let Some((user_parts, user_len)) = numeric_user(user)
+        {
+            for (i, target) in self.parts.iter().enumerate().take(usize::from(self.len)) {
+                let Some(user_part) = user_parts.get(i).filter(|_| i < user_len) else {
+                    return Some(if self.pre_release || self.build { 1 } else { -1 });
+                };
+                if self.digits & 1 << i == 0 {
+                    return None;
+                }
+                match user_part.cmp(target) {
+                    Ordering::Greater => return Some(1),
+                    Ordering::Less => return Some(-1),
+                    Ordering::Equal => {}
+                }
+            }
+            return Some(0);
+        }
+        self.compare_general(user)
+    }
+
+    /// [`Self::compare_with`] for versions outside the numeric fast path; kept out of line
+    /// so that the callers on the decision path stay small.
+    #[inline(never)]
+    fn compare_general(&self, user: &str) -> Option<i8> {
+        compare(&self.version(), &Version::parse(user)?)
     }
 
     /// The version as written.
@@ -103,13 +203,11 @@ impl TargetVersion {
         &self.text
     }
 
-    /// The split version, borrowing the stored text.
+    /// The split version, borrowing the stored text (split again on each call: only
+    /// versions outside the numeric fast path need it).
     pub fn version(&self) -> Version<'_> {
-        let mut parts = [""; 4];
-        for (part, &(start, end)) in parts.iter_mut().zip(&self.ranges[..self.len]) {
-            *part = self.text.get(start as usize..end as usize).unwrap_or("");
-        }
-        Version { parts, len: self.len, pre_release: self.pre_release, build: self.build }
+        // The text parsed when the target was made, so this never falls back.
+        Version::parse(&self.text).unwrap_or(Version { parts: [""; 4], len: 0, pre_release: false, build: false })
     }
 }
 
@@ -157,9 +255,60 @@ mod tests {
 
     fn cmp(target: &str, user: &str) -> Option<i8> {
         let stored = TargetVersion::parse(target)?;
-        let direct = compare(&Version::parse(target)?, &Version::parse(user)?);
+        let direct = Version::parse(user).and_then(|u| compare(&Version::parse(target)?, &u));
+        assert_eq!(stored.compare_with(user), direct, "compare_with, target {target:?}, user {user:?}");
         assert_eq!(compare(&stored.version(), &Version::parse(user)?), direct, "stored target {target:?}");
         direct
+    }
+
+    #[test]
+    fn numeric_fast_path_agrees_with_the_general_comparison() {
+        let versions = [
+            "0",
+            "1",
+            "2",
+            "10",
+            "01",
+            "001",
+            "1.0",
+            "1.2",
+            "1.10",
+            "2.0",
+            "2.0.0",
+            "2.0.1",
+            "1.2.3",
+            "01.2.3",
+            "1.2.3.4",
+            "1..2",
+            ".1",
+            "1.",
+            "",
+            " ",
+            "1 .2",
+            "2.0.0-beta",
+            "2.0.0+b",
+            "1.2.3-4",
+            "1.0.0-",
+            "3.7.1+",
+            "a.b",
+            "v1",
+            "18446744073709551615",
+            "18446744073709551616",
+            "9999999999999999999",
+            "10000000000000000000",
+            "0000000000000000000000000001",
+            "1.99999999999999999999999",
+            "1.100000000000000000000000",
+            "2.-1",
+            "2.+1",
+        ];
+        for target in versions {
+            for user in versions {
+                let Some(stored) = TargetVersion::parse(target) else { continue };
+                let want = Version::parse(user).and_then(|u| compare(&stored.version(), &u));
+                assert_eq!(stored.compare_with(user), want, "target {target:?}, user {user:?}");
+            }
+        }
     }
 
     #[test]
@@ -196,6 +345,16 @@ mod tests {
         ];
         for &(t, u, want) in table {
             assert_eq!(cmp(t, u), want, "compare({t:?}, {u:?})");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn compare_with_agrees_with_compare(target in "[0-9.+a-]{0,8}|[0-9]{15,24}(\\.[0-9]{1,22}){0,2}(-[0-9a]{0,3})?", user in "[0-9.+ a-]{0,10}|[0-9]{15,24}(\\.[0-9]{1,22}){0,3}") {
+            if let Some(stored) = TargetVersion::parse(&target) {
+                let want = Version::parse(&user).and_then(|u| compare(&stored.version(), &u));
+                proptest::prop_assert_eq!(stored.compare_with(&user), want);
+            }
         }
     }
 

@@ -23,12 +23,13 @@ pub enum Tree<L> {
 impl<L> Tree<L> {
     /// Evaluates the tree left to right with short-circuiting, the way the reference
     /// SDK does (later operands are not evaluated once the result is known).
+    #[inline]
     pub fn evaluate(&self, leaf: &mut impl FnMut(&L) -> Option<bool>) -> Option<bool> {
         match self {
             Self::And(items) => {
                 let mut saw_unknown = false;
                 for item in items {
-                    match item.evaluate(leaf) {
+                    match item.evaluate_operand(leaf) {
                         Some(false) => return Some(false),
                         None => saw_unknown = true,
                         Some(true) => {}
@@ -39,7 +40,7 @@ impl<L> Tree<L> {
             Self::Or(items) => {
                 let mut saw_unknown = false;
                 for item in items {
-                    match item.evaluate(leaf) {
+                    match item.evaluate_operand(leaf) {
                         Some(true) => return Some(true),
                         None => saw_unknown = true,
                         Some(false) => {}
@@ -50,6 +51,15 @@ impl<L> Tree<L> {
             Self::Not(inner) => inner.as_ref()?.evaluate(leaf).map(|b| !b),
             Self::Leaf(l) => leaf(l),
             Self::Unknown => None,
+        }
+    }
+
+    /// An operand of `and`/`or`: leaves (most operands) without a recursive call.
+    #[inline(always)]
+    fn evaluate_operand(&self, leaf: &mut impl FnMut(&L) -> Option<bool>) -> Option<bool> {
+        match self {
+            Self::Leaf(l) => leaf(l),
+            _ => self.evaluate(leaf),
         }
     }
 

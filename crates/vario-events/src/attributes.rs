@@ -69,7 +69,8 @@ fn attribute(entity_id: SmolStr, key: SmolStr, value: Value) -> VisitorAttribute
 /// magnitude at most 2^53, in their JSON form (integers stay integers).
 fn event_value(value: &AttributeValue) -> Option<Value> {
     match value {
-        AttributeValue::String(s) => Some(Value::String(s.to_string())),
+        // `as_str().to_owned()`: `to_string()` would go through `Display` and a formatter.
+        AttributeValue::String(s) => Some(Value::String(s.as_str().to_owned())),
         AttributeValue::Bool(b) => Some(Value::Bool(*b)),
         AttributeValue::Number(n) => finite_number(n).map(|_| Value::Number(n.clone())),
         AttributeValue::Null | AttributeValue::Other(_) => None,

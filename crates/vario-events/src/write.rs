@@ -211,17 +211,19 @@ fn text(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Whether no byte needs escaping: serde_json escapes `"`, `\` and controls below 0x20.
-/// Checks eight bytes at a time; ids, keys and uuids are mostly 5 to 36 bytes long.
+/// Checks eight bytes at a time; ids, keys and uuids are mostly 5 to 36 bytes long. The
+/// bytes after the last full word are checked as the (overlapping) last eight bytes,
+/// which spares a byte loop.
+#[inline]
 fn is_plain(bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        if has_special_byte(u64::from_le_bytes(word)) {
-            return false;
-        }
-    }
-    chunks.remainder().iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+    let Some(last) = bytes.last_chunk::<8>() else {
+        return bytes.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\');
+    };
+    let (words, _) = bytes.as_chunks::<8>();
+    let special = words.iter().fold(has_special_byte(u64::from_le_bytes(*last)), |special, word| {
+        special | has_special_byte(u64::from_le_bytes(*word))
+    });
+    !special
 }
 
 /// Whether any byte of `w` is below 0x20, `"` or `\` (exact as a yes/no test).

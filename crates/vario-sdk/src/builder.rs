@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arc_swap::ArcSwapOption;
+use crate::current::CurrentConfig;
 use vario_datafile::ProjectConfig;
 use vario_events::EventDispatcher;
 
@@ -138,7 +138,7 @@ impl ClientBuilder {
             }
         };
         let inner = Arc::new(Inner {
-            loaded: ArcSwapOption::new(self.config.map(Loaded::new)),
+            loaded: CurrentConfig::new(self.config.map(Loaded::new)),
             forced: ForcedVariationStore::default(),
             profiles: self.profiles,
             sink,

@@ -3,13 +3,13 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
 use serde_json::{Map, Value};
 use vario_core::{Attributes, FlagDecision, ProfileState, User, decide_flag, experiment_variation};
 use vario_datafile::{ProjectConfig, VariableType, VariationRef};
 use vario_events::{EventDispatcher, EventFactory};
 
 use crate::builder::ClientBuilder;
+use crate::current::CurrentConfig;
 use crate::datafile_manager::{DatafileStats, PollingDatafileManager};
 use crate::decision_notice;
 use crate::error::SdkError;
@@ -29,7 +29,7 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
-    pub(crate) loaded: ArcSwapOption<Loaded>,
+    pub(crate) loaded: CurrentConfig,
     pub(crate) forced: ForcedVariationStore,
     pub(crate) profiles: Option<Box<dyn UserProfileService>>,
     pub(crate) sink: EventSink,
@@ -58,7 +58,7 @@ impl Inner {
     /// Installs a new config; calls already running finish with the old one.
     pub(crate) fn install(&self, config: Arc<ProjectConfig>) {
         let revision = config.revision.clone();
-        let previous = self.loaded.swap(Some(Loaded::new(config)));
+        let previous = self.loaded.swap(Loaded::new(config));
         self.notifications.notify_with(|| ConfigUpdateNotification {
             revision,
             previous_revision: previous.map(|p| p.config.revision.clone()),
@@ -141,7 +141,7 @@ impl Client {
     }
 
     pub(crate) fn loaded(&self) -> Option<Arc<Loaded>> {
-        self.inner.loaded.load_full()
+        self.inner.loaded.load()
     }
 
     /// Replaces the config; calls already running finish with the old one.
@@ -152,11 +152,11 @@ impl Client {
     /// Waits until a config is installed (from polling), up to `timeout`; whether there
     /// is one.
     pub fn wait_for_config(&self, timeout: Duration) -> bool {
-        if self.inner.loaded.load().is_some() {
+        if self.inner.loaded.is_some() {
             return true;
         }
         match self.inner.datafile_manager.get() {
-            Some(manager) => manager.wait_for_first(timeout) && self.inner.loaded.load().is_some(),
+            Some(manager) => manager.wait_for_first(timeout) && self.inner.loaded.is_some(),
             None => false,
         }
     }
@@ -413,11 +413,17 @@ impl Client {
     }
 
     /// The user's profile state for one call, unless there is no service or it is ignored.
+    #[inline]
     pub(crate) fn lookup_profile(&self, user_id: &str, options: DecideOptions) -> Option<ProfileState> {
-        let service = self.inner.profiles.as_ref()?;
+        // Inlined down to this test: most clients have no profile service.
+        let service = self.inner.profiles.as_deref()?;
         if options.contains(DecideOptions::IGNORE_USER_PROFILE_SERVICE) {
             return None;
         }
+        Some(Self::read_profile(service, user_id))
+    }
+
+    fn read_profile(service: &dyn UserProfileService, user_id: &str) -> ProfileState {
         let bucket_map = match service.lookup(user_id) {
             Ok(Some(profile)) => profile.experiment_bucket_map.into_iter().collect(),
             Ok(None) => Default::default(),
@@ -426,15 +432,20 @@ impl Client {
                 Default::default()
             }
         };
-        Some(ProfileState { bucket_map, changed: false })
+        ProfileState { bucket_map, changed: false }
     }
 
     /// Saves the profile when the call recorded something.
+    #[inline]
     pub(crate) fn save_profile(&self, user_id: &str, profile: Option<ProfileState>) {
-        let (Some(service), Some(profile)) = (self.inner.profiles.as_ref(), profile) else { return };
-        if !profile.changed {
-            return;
+        if let (Some(service), Some(profile)) = (self.inner.profiles.as_deref(), profile)
+            && profile.changed
+        {
+            Self::write_profile(service, user_id, profile);
         }
+    }
+
+    fn write_profile(service: &dyn UserProfileService, user_id: &str, profile: ProfileState) {
         let profile = UserProfile {
             user_id: user_id.to_owned(),
             experiment_bucket_map: profile.bucket_map.into_iter().collect(),

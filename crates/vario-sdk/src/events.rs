@@ -77,15 +77,33 @@ pub(crate) fn send_context_impression(
 ) {
     match &client.inner.sink {
         EventSink::Batched(processor) if !client.inner.notifications.has_listeners(NotificationKind::Activate) => {
-            let timestamp = now_ms();
-            let (loaded, user_id, attributes, decision) =
-                (Arc::clone(loaded), user_id.clone(), Arc::clone(attributes), *decision);
-            processor.process_deferred(move || {
-                let (event, _) = build_impression(&loaded, &user_id, &attributes, &ImpressionOf::Flag(&decision));
-                event.with_timestamp(timestamp)
+            processor.process_impression(PendingImpression {
+                timestamp: now_ms(),
+                loaded: Arc::clone(loaded),
+                user_id: user_id.clone(),
+                attributes: Arc::clone(attributes),
+                decision: *decision,
             });
         }
         _ => send_flag_impression(client, loaded, user_id, attributes, decision),
+    }
+}
+
+/// An impression of a decide call, made into an event on the processor's thread.
+pub(crate) struct PendingImpression {
+    /// When the decision was made.
+    timestamp: i64,
+    loaded: Arc<Loaded>,
+    user_id: SmolStr,
+    attributes: Arc<Attributes>,
+    decision: FlagDecision,
+}
+
+impl PendingImpression {
+    pub(crate) fn build(self) -> UserEvent {
+        let of = ImpressionOf::Flag(&self.decision);
+        let (event, _) = build_impression(&self.loaded, &self.user_id, &self.attributes, &of);
+        event.with_timestamp(self.timestamp)
     }
 }
 

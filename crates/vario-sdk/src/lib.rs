@@ -28,6 +28,7 @@
 
 mod builder;
 mod client;
+mod current;
 pub mod datafile_manager;
 mod decision_notice;
 mod error;

@@ -11,6 +11,7 @@ use vario_datafile::ProjectConfig;
 use crate::client::{Client, Loaded, variables_map};
 use crate::decision_notice;
 use crate::events;
+use crate::notification::NotificationKind;
 use crate::options::DecideOptions;
 
 /// A user with attributes and forced decisions, bound to a client.
@@ -45,6 +46,17 @@ pub struct Decision {
 }
 
 impl Decision {
+    #[inline(always)]
+    fn made(loaded: Arc<Loaded>, decision: FlagDecision, trace: Vec<Reason>, options: DecideOptions) -> Self {
+        Self {
+            outcome: Ok((loaded, decision)),
+            exclude_variables: options.contains(DecideOptions::EXCLUDE_VARIABLES),
+            variables: OnceLock::new(),
+            trace,
+            report_error: true,
+        }
+    }
+
     fn failed(flag_key: &str, error: DecisionError, report_error: bool) -> Self {
         Self {
             outcome: Err((flag_key.to_owned(), error)),
@@ -213,9 +225,17 @@ impl UserContext {
             return Decision::failed(flag_key, DecisionError::UnknownFlag, true);
         };
         let mut profile = self.client.lookup_profile(&self.user_id, options);
-        let decision = self.decide_one(&loaded, flag, options, profile.as_mut());
+        let (decision, trace, dispatched) = self.decide_one(&loaded, flag, options, profile.as_mut());
+        if self.client.inner.notifications.has_listeners(NotificationKind::Decision) {
+            let decision = Decision::made(loaded, decision, trace, options);
+            self.notify(&decision, dispatched);
+            self.client.save_profile(&self.user_id, profile);
+            return decision;
+        }
         self.client.save_profile(&self.user_id, profile);
-        decision
+        // Built as the returned value: a `Decision` bound to a local first is copied out
+        // (about 200 bytes, a `memcpy` call) on every decide.
+        Decision::made(loaded, decision, trace, options)
     }
 
     /// Decides each flag in `keys`, in order, with one profile lookup and save. Unknown
@@ -231,7 +251,12 @@ impl UserContext {
         let mut decisions = Vec::new();
         for key in keys {
             let decision = match loaded.config.flag_by_key(key) {
-                Some(flag) => self.decide_one(&loaded, flag, options, profile.as_mut()),
+                Some(flag) => {
+                    let (decision, trace, dispatched) = self.decide_one(&loaded, flag, options, profile.as_mut());
+                    let decision = Decision::made(Arc::clone(&loaded), decision, trace, options);
+                    self.notify(&decision, dispatched);
+                    decision
+                }
                 None => Decision::failed(key, DecisionError::UnknownFlag, false),
             };
             if !options.contains(DecideOptions::ENABLED_FLAGS_ONLY) || decision.enabled() || decision.error().is_some()
@@ -249,13 +274,16 @@ impl UserContext {
         self.decide_for_keys(loaded.config.flags.iter().map(|f| f.key.as_str()), options)
     }
 
+    /// One flag's decision, with its trace (empty without `INCLUDE_REASONS`) and whether
+    /// an impression was sent. The caller builds the [`Decision`] and notifies.
+    #[inline(always)]
     fn decide_one(
         &self,
         loaded: &Arc<Loaded>,
         flag: usize,
         options: DecideOptions,
         profile: Option<&mut ProfileState>,
-    ) -> Decision {
+    ) -> (FlagDecision, Vec<Reason>, bool) {
         let config: &ProjectConfig = &loaded.config;
         let forced = self.client.inner.forced.view();
         let mut user = User::new(&self.user_id, &self.attributes);
@@ -270,23 +298,15 @@ impl UserContext {
         drop(forced);
         let sends = decision.source() != vario_core::DecisionSource::Rollout || config.send_flag_decisions;
         let sends = sends && !options.contains(DecideOptions::DISABLE_DECISION_EVENT);
-        if sends {
+        let sink_on = !self.client.inner.sink.is_off();
+        if sends && sink_on {
             events::send_context_impression(&self.client, loaded, &self.user_id, &self.attributes, &decision);
         }
-        let decision = Decision {
-            outcome: Ok((Arc::clone(loaded), decision)),
-            exclude_variables: options.contains(DecideOptions::EXCLUDE_VARIABLES),
-            variables: OnceLock::new(),
-            trace,
-            report_error: true,
-        };
-        decision_notice::flag(
-            &self.client,
-            &decision,
-            sends && !self.client.inner.sink.is_off(),
-            &self.user_id,
-            &self.attributes,
-        );
-        decision
+        (decision, trace, sends && sink_on)
+    }
+
+    /// The DECISION notification of a decide call, if anyone listens.
+    fn notify(&self, decision: &Decision, dispatched: bool) {
+        decision_notice::flag(&self.client, decision, dispatched, &self.user_id, &self.attributes);
     }
 }

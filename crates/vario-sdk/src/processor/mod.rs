@@ -74,6 +74,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use vario_events::{EventDispatcher, UserEvent};
 
+use crate::events::PendingImpression;
 use crate::notification::NotificationCenter;
 #[cfg(doc)]
 use crate::notification::NotificationKind;
@@ -303,6 +304,9 @@ struct Shared {
 pub(crate) enum QueuedEvent {
     Built(UserEvent),
     Deferred(Box<dyn FnOnce() -> UserEvent + Send>),
+    /// A decide call's impression, built by the worker; queued inline, so the decision
+    /// pays no allocation (a boxed closure would be one).
+    Impression(PendingImpression),
 }
 
 impl QueuedEvent {
@@ -310,6 +314,7 @@ impl QueuedEvent {
         match self {
             Self::Built(event) => event,
             Self::Deferred(build) => build(),
+            Self::Impression(pending) => pending.build(),
         }
     }
 }
@@ -401,6 +406,13 @@ impl EventProcessor {
     #[inline]
     pub fn process_deferred(&self, build: impl FnOnce() -> UserEvent + Send + 'static) -> bool {
         self.enqueue(QueuedEvent::Deferred(Box::new(build)))
+    }
+
+    /// Queues a decide call's impression for the worker to build (see
+    /// [`QueuedEvent::Impression`]).
+    #[inline]
+    pub(crate) fn process_impression(&self, pending: PendingImpression) -> bool {
+        self.enqueue(QueuedEvent::Impression(pending))
     }
 
     fn enqueue(&self, event: QueuedEvent) -> bool {
