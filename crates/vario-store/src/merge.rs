@@ -1,7 +1,8 @@
 //! Streaming k-way merge of sorted Parquet files into one sorted file.
 //!
-//! Every file [`crate::compact`] writes is sorted by (experiment id, visitor id,
-//! timestamp, seq). Merging them by loading all rows and sorting again would hold the
+//! Every file [`crate::compact`] writes is sorted by [`SORT_KEYS`] (files written by
+//! older versions, sorted by fewer keys, merge into files sorted only as well as they
+//! were: the merge keeps every row whatever the order of its inputs). Merging them by loading all rows and sorting again would hold the
 //! whole group in memory several times over (decoded, concatenated, taken): gigabytes for
 //! a 128 MB group. Here each input is read a small batch at a time and the smallest head
 //! row is emitted next, so memory is bounded by one batch per input plus one output row

@@ -4,10 +4,11 @@
 //!   (`docs/storage.md`), with plain Arrow types every engine reads: strings, 64-bit
 //!   integers, a double and a boolean. Times stay Unix epoch milliseconds, as in the
 //!   log, so a value means the same wherever it is read.
-//! - **Row order.** Rows are sorted by (experiment id, visitor id, timestamp): the
-//!   results engine reads one experiment at a time and follows each visitor's events in
-//!   time, so a sorted file lets it skip row groups by their min/max statistics and
-//!   keeps a visitor's rows together.
+//! - **Row order.** Rows are sorted by (experiment id, event key, visitor id, timestamp,
+//!   seq): the results engine reads one experiment's decisions, then the conversions of
+//!   its metric events, so a sorted file lets both reads skip row groups and pages by
+//!   their min/max statistics (conversions have no experiment id, so they sit together,
+//!   grouped by event key), and a visitor's rows stay together.
 //! - **Encoding.** Dictionary encoding for every column except the ones that are unique
 //!   or nearly so (`uuid`, `attributes`, `tags`, `decisions`, `cmab_uuid`): ids, keys,
 //!   kinds and client names repeat a few values over millions of rows, so a dictionary
@@ -163,9 +164,9 @@ pub fn to_record_batch(events: &[StoredEvent]) -> Result<RecordBatch, StoreError
 
 /// The order of the rows in every file: a results query reads one experiment's rows,
 /// which sit together, and row-group statistics let it skip the rest.
-pub(crate) const SORT_KEYS: [&str; 4] = ["experiment_id", "visitor_id", "timestamp", "seq"];
+pub(crate) const SORT_KEYS: [&str; 5] = ["experiment_id", "event_key", "visitor_id", "timestamp", "seq"];
 
-/// The rows of `batches` in one batch, sorted by (experiment id, visitor id, timestamp, seq).
+/// The rows of `batches` in one batch, sorted by [`SORT_KEYS`].
 pub(crate) fn sorted(batches: &[RecordBatch]) -> Result<RecordBatch, StoreError> {
     let arrow_err = |e: arrow::error::ArrowError| StoreError::Internal(format!("arrow: {e}"));
     let all = concat_batches(&events_schema(), batches).map_err(arrow_err)?;

@@ -305,7 +305,7 @@ fn a_streaming_merge_of_many_files_keeps_every_row_in_sort_order() {
         let batches: Vec<RecordBatch> = reader.build().unwrap().map(Result::unwrap).collect();
         let rows = concat_batches(&events_schema(), &batches).unwrap();
         assert!(rows.num_rows() > 4096, "{}: {} rows", file.display(), rows.num_rows());
-        let keys: Vec<SortColumn> = ["experiment_id", "visitor_id", "timestamp", "seq"]
+        let keys: Vec<SortColumn> = ["experiment_id", "event_key", "visitor_id", "timestamp", "seq"]
             .iter()
             .map(|k| SortColumn { values: rows.column_by_name(k).unwrap().clone(), options: None })
             .collect();
