@@ -48,7 +48,9 @@ impl LogReader {
         self.query(&sql, params![after, limit])
     }
 
-    /// The stored events whose uuid is `uuid` (none or one).
+    /// The events in the log whose uuid is `uuid` (none or one). It reads the whole
+    /// log (no index on the text: the `uuids` table holds keys), so it is for checks,
+    /// not hot paths; pruned events are in the Parquet files instead.
     pub fn events_with_uuid(&self, uuid: &str) -> Result<Vec<StoredEvent>, StoreError> {
         self.query(&format!("{SELECT_EVENTS} WHERE uuid = ?1"), params![uuid])
     }
