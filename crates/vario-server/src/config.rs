@@ -131,6 +131,10 @@ pub struct StorageConfig {
     /// Delete compacted events from the log once they have been compacted this long
     /// (a query planned before the compaction may still be reading them from the log).
     pub prune_after_seconds: u64,
+    /// Answer 503 `overloaded` while compaction is this many events behind the log
+    /// (0: no limit), so a sustained overload stalls writers instead of growing the log
+    /// until the disk is full.
+    pub max_uncompacted_events: u64,
 }
 
 impl Default for StorageConfig {
@@ -143,6 +147,7 @@ impl Default for StorageConfig {
             reopen_interval_seconds: 5,
             compact_interval_seconds: 10,
             prune_after_seconds: 60,
+            max_uncompacted_events: 20_000_000,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! event store (or why it is unavailable), the hosted datafiles and the metrics.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -53,6 +53,9 @@ struct Inner {
     // Compactions one at a time; holds the watermarks of recent runs, so the log is
     // pruned only up to a watermark at least `prune_after_seconds` old.
     compaction: Mutex<VecDeque<(Instant, i64)>>,
+    // Events compacted by this process (with the store's count of events stored by this
+    // process, how far compaction is behind).
+    compacted_events: AtomicU64,
     // The project store, opened on first use: a read-only data directory must not stop
     // the server from serving datafiles.
     projects: Mutex<Option<Arc<vario_project::SqliteStore>>>,
@@ -102,6 +105,7 @@ impl AppState {
             datafile_writes: tokio::sync::Mutex::new(()),
             shutting_down: AtomicBool::new(false),
             compaction: Mutex::new(VecDeque::new()),
+            compacted_events: AtomicU64::new(0),
             projects: Mutex::new(None),
             results: Arc::new(vario_results::Engine::new(&config_data_dir)),
         };
@@ -166,12 +170,30 @@ impl AppState {
         }
     }
 
+    /// Refuses new events (503 `overloaded`) while compaction is more than
+    /// `max_uncompacted_events` behind what this process stored.
+    pub fn check_compaction_lag(&self, store: &Store) -> Result<(), ApiError> {
+        let limit = self.inner.config.storage.max_uncompacted_events;
+        if limit == 0 {
+            return Ok(());
+        }
+        let behind = store.stats().events_stored.saturating_sub(self.inner.compacted_events.load(Ordering::Relaxed));
+        if behind > limit {
+            return Err(ApiError::new(
+                Code::Overloaded,
+                format!("compaction is {behind} events behind the log (limit {limit}); retry shortly"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Copies the log's new events into Parquet files, then deletes from the log the
     /// events compacted at least `prune_after_seconds` ago (blocking; one at a time).
     pub fn compact(&self) -> Result<CompactReport, StoreError> {
         let mut marks = self.inner.compaction.lock().unwrap_or_else(PoisonError::into_inner);
         let data_dir = &self.inner.config.data_dir;
         let report = vario_store::compact(data_dir, &CompactOptions::default())?;
+        self.inner.compacted_events.fetch_add(report.events, Ordering::Relaxed);
         let now = Instant::now();
         marks.push_back((now, report.watermark));
         let grace = Duration::from_secs(self.inner.config.storage.prune_after_seconds);

@@ -97,3 +97,38 @@ fn compacted_events_are_pruned_from_the_log_and_stay_counted_once() {
     let answer = post_query(&server, Some(ADMIN), r#"{"sql": "SELECT count(DISTINCT uuid), count(*) FROM events"}"#);
     assert_eq!(answer.json()["rows"], json!([[stored, stored]]));
 }
+
+#[test]
+fn events_wait_with_503_while_compaction_is_too_far_behind() {
+    let server = TestServer::with(|c| {
+        c.storage.compact_interval_seconds = 0;
+        c.storage.max_uncompacted_events = 1;
+    });
+    assert_eq!(post_events(&server, &bytes(&batch("lag1")), &[]).status, 204);
+    let refused = post_events(&server, &bytes(&batch("lag2")), &[]);
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.json()["error"]["code"], "overloaded");
+    assert!(refused.json()["error"]["message"].as_str().unwrap().contains("compaction is"), "{}", refused.body);
+    // Nothing of the refused batch was stored.
+    let answer = post_query(&server, Some(ADMIN), r#"{"sql": "SELECT count(*) FROM events WHERE uuid LIKE 'lag2%'"}"#);
+    assert_eq!(answer.json()["rows"], json!([[0]]));
+}
+
+#[test]
+fn events_are_accepted_again_once_compaction_catches_up() {
+    let server = TestServer::with(|c| {
+        c.storage.compact_interval_seconds = 1;
+        c.storage.max_uncompacted_events = 1;
+    });
+    assert_eq!(post_events(&server, &bytes(&batch("c1")), &[]).status, 204);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let status = post_events(&server, &bytes(&batch("c2")), &[]).status;
+        if status == 204 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(std::time::Instant::now() < deadline, "still refused after 20 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
