@@ -7,6 +7,7 @@
 # the log and the Parquet files.
 #   tools/load/run.sh [RUNS] [SECONDS]
 #   PACE_MS=2 tools/load/run.sh 1 60    # each connection waits 2 ms before each request
+#   UUIDS=ordered tools/load/run.sh     # time-ordered uuids instead of random ones
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS="${1:-3}"
@@ -22,7 +23,7 @@ SERVER=$!
 sleep 2
 PEAK=0
 for run in $(seq 1 "$RUNS"); do
-  RUN=$run wrk -t 2 -c 16 -d "${SECONDS_PER_RUN}s" -s ${POST_LUA:-tools/load/post.lua} "http://127.0.0.1:$PORT" --latency \
+  RUN=$run wrk -t 2 -c 16 -d "${SECONDS_PER_RUN}s" -s tools/load/post.lua "http://127.0.0.1:$PORT" --latency \
     | grep -E "Requests/sec| 99%|Non-2xx" | tr -s ' ' | tr '\n' ' '
   curl -s -X POST "127.0.0.1:$PORT/api/v1/query" -H "Authorization: Bearer $TOKEN" \
     -d '{"sql":"SELECT count(*) AS stored FROM events"}'

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::compact::watermark;
 use crate::error::StoreError;
@@ -50,7 +50,7 @@ pub fn prune_log(data_dir: &Path, through: i64) -> Result<u64, StoreError> {
     }
     if deleted > 0 {
         let oldest: Option<i64> =
-            conn.query_row("SELECT min(batch_id) FROM events", [], |r| r.get(0)).optional().map_err(sqlite)?.flatten();
+            conn.query_row("SELECT min(batch_id) FROM events", [], |r| r.get(0)).map_err(sqlite)?;
         if let Some(oldest) = oldest {
             conn.execute("DELETE FROM batches WHERE batch_id < ?1", [oldest]).map_err(sqlite)?;
         }

@@ -53,7 +53,7 @@ async fn accept(app: &AppState, headers: HeaderMap, body: Body) -> Result<(u64, 
         return Ok((0, AppendReceipt::default()));
     }
     let store = app.store()?;
-    app.check_compaction_lag(&store)?;
+    app.check_compaction_lag()?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     store.submit(prepared, move |result| {
         // The client may have gone; its batch is stored all the same, and its retry

@@ -73,6 +73,9 @@ fn events_are_compacted_in_the_background() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert_eq!(vario_store::live_files(server.dir.path(), i64::MAX).unwrap().len(), 1);
+    // Compacted a moment ago: the events stay in the log for `prune_after_seconds`.
+    let reader = vario_store::LogReader::open(server.dir.path()).unwrap();
+    assert_eq!((reader.pruned_through().unwrap(), reader.count().unwrap()), (0, reader.last_seq().unwrap()));
 }
 
 #[test]
