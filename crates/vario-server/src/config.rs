@@ -135,6 +135,9 @@ pub struct StorageConfig {
     /// (0: no limit), so a sustained overload stalls writers instead of growing the log
     /// until the disk is full.
     pub max_uncompacted_events: u64,
+    /// Uuids of recent events the deduplication index keeps in memory before writing
+    /// them out as a sorted run file (about 17 bytes each).
+    pub uuid_memtable_keys: usize,
 }
 
 impl Default for StorageConfig {
@@ -148,6 +151,7 @@ impl Default for StorageConfig {
             compact_interval_seconds: 10,
             prune_after_seconds: 60,
             max_uncompacted_events: 20_000_000,
+            uuid_memtable_keys: store.uuid_memtable_keys,
         }
     }
 }

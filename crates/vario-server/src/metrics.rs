@@ -212,6 +212,13 @@ impl Metrics {
         );
         gauge(&mut out, "vario_store_queue_depth", "Batches waiting for the log writer.", stats.queue_depth);
         gauge(&mut out, "vario_storage_bytes", "Bytes on disk: event log and datafiles.", stats.bytes + datafile_bytes);
+        gauge(&mut out, "vario_uuid_index_runs", "Run files of the event uuid index.", stats.uuid_runs);
+        gauge(
+            &mut out,
+            "vario_uuid_index_memory_bytes",
+            "Memory of the event uuid index: recent keys, filters, block indexes.",
+            stats.uuid_index_bytes,
+        );
         gauge(
             &mut out,
             "vario_storage_up",

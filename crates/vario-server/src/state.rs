@@ -77,6 +77,7 @@ impl AppState {
             max_group_events: config.storage.max_group_events,
             max_bytes: config.storage.max_bytes,
             on_commit: Some(Arc::new(move |info| observer.observe_commit(info))),
+            uuid_memtable_keys: config.storage.uuid_memtable_keys,
         };
         let store = match Store::open_with(&config.data_dir, store_options.clone()) {
             Ok(store) => Ok(store),
@@ -285,6 +286,7 @@ fn check(config: &ServerConfig) -> Result<(), ServerError> {
         ("limits.max_datafile_bytes", l.max_datafile_bytes),
         ("storage.queue_capacity", config.storage.queue_capacity),
         ("storage.max_group_events", config.storage.max_group_events),
+        ("storage.uuid_memtable_keys", config.storage.uuid_memtable_keys),
     ] {
         if value == 0 {
             return Err(ServerError::Config(format!("{name} must be at least 1")));

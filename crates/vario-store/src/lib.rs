@@ -3,15 +3,16 @@
 //! - [`Store`]: the durable event log. Every event of an accepted batch becomes one row
 //!   of a SQLite database in WAL mode with `synchronous = FULL`; an append returns only
 //!   after its commit is on disk. Events are deduplicated by `uuid` (a retried batch is
-//!   stored once), a batch is stored all or nothing, and one writer thread commits every
+//!   stored once; the keys of every uuid ever stored live in a small log-structured
+//!   index beside the log), a batch is stored all or nothing, and one writer thread commits every
 //!   waiting batch in one transaction (group commit), so concurrent appends share an
 //!   fsync.
 //! - [`LogReader`]: read-only access to the log, from this or another process.
 //! - [`compact`]: copies the log into Apache Parquet files (`events/date=YYYY-MM-DD/`)
 //!   and merges small files; [`query`]: read-only SQL (Apache DataFusion) over the files
 //!   and the log's events not yet compacted.
-//! - [`prune_log`]: deletes compacted events from the log, which keeps every uuid it
-//!   has stored so that retries stay duplicates.
+//! - [`prune_log`]: deletes compacted events from the log; their uuids stay in the
+//!   index, so retries stay duplicates.
 //! - [`Datafiles`]: the hosted datafiles, one file per environment.
 //!
 //! `docs/storage.md` describes the files and the schema. The API is blocking: the
@@ -40,6 +41,7 @@
 mod bulk;
 mod compact;
 mod datafiles;
+mod dedup;
 mod error;
 mod merge;
 mod parquet;

@@ -3,8 +3,8 @@
 //! Only events at or below the watermark go (they are in fsync'd Parquet files), in
 //! small transactions so the writer is never held up long, and `pruned.through` moves in
 //! the same transaction as the delete, so a reader can tell that rows it expected are
-//! gone (see [`crate::query`]). The uuid keys stay in `uuids`: a retry of a pruned event
-//! is still a duplicate. The row with the largest seq always stays, because SQLite gives
+//! gone (see [`crate::query`]). Only events whose uuid keys are in the uuid index's run
+//! files go (`uuid_runs.through`), so a retry of a pruned event is still a duplicate. The row with the largest seq always stays, because SQLite gives
 //! a new row the largest seq plus one: with an empty table, seqs would start again below
 //! the watermark.
 
@@ -31,13 +31,15 @@ pub fn prune_log(data_dir: &Path, through: i64) -> Result<u64, StoreError> {
     let mut conn = Connection::open(&path).map_err(sqlite)?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite)?;
     let through = through.min(watermark(data_dir)?);
-    let (mut done, max): (i64, Option<i64>) = conn
-        .query_row("SELECT (SELECT through FROM pruned), (SELECT max(seq) FROM events)", [], |r| {
-            Ok((r.get::<_, Option<i64>>(0)?.unwrap_or(0), r.get(1)?))
-        })
+    let (mut done, max, indexed): (i64, Option<i64>, i64) = conn
+        .query_row(
+            "SELECT (SELECT through FROM pruned), (SELECT max(seq) FROM events), (SELECT through FROM uuid_runs)",
+            [],
+            |r| Ok((r.get::<_, Option<i64>>(0)?.unwrap_or(0), r.get(1)?, r.get::<_, Option<i64>>(2)?.unwrap_or(0))),
+        )
         .map_err(sqlite)?;
     let Some(max) = max else { return Ok(0) };
-    let limit = through.min(max - 1);
+    let limit = through.min(max - 1).min(indexed);
     let mut deleted = 0;
     while done < limit {
         let upto = limit.min(done.saturating_add(CHUNK));

@@ -5,10 +5,11 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
+use crate::dedup::{Key, uuid_key};
 use crate::error::{StoreError, Unavailable};
 
 /// `PRAGMA user_version` of the current schema; a newer file is refused.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// File name of the log inside the store's `log/` directory.
 pub(crate) const LOG_FILE: &str = "events.sqlite3";
@@ -58,10 +59,14 @@ CREATE TABLE IF NOT EXISTS events (
     received_at    INTEGER NOT NULL
 ) STRICT;
 
--- Exactly once: every uuid ever stored, as `uuid_key` encodes it. An event is inserted
--- only if its uuid's key is new here (INSERT OR IGNORE), so a retried batch or a
--- duplicated event inserts nothing. Compacted events leave `events`; their keys stay.
-CREATE TABLE IF NOT EXISTS uuids (key BLOB PRIMARY KEY) STRICT, WITHOUT ROWID;
+-- Exactly once: the keys of every stored uuid are in the uuid index (run files in
+-- `uuids/`) for the events with seq <= through, and are read back from `events` for the
+-- rest. Moves only once a run file is durable.
+CREATE TABLE IF NOT EXISTS uuid_runs (
+    id      INTEGER PRIMARY KEY CHECK (id = 0),
+    through INTEGER NOT NULL
+) STRICT;
+INSERT OR IGNORE INTO uuid_runs (id, through) VALUES (0, 0);
 
 -- Every event with seq <= through has left `events` (it is in the Parquet files).
 CREATE TABLE IF NOT EXISTS pruned (
@@ -71,9 +76,9 @@ CREATE TABLE IF NOT EXISTS pruned (
 INSERT OR IGNORE INTO pruned (id, through) VALUES (0, 0);
 ";
 
-/// Version 1 kept a UNIQUE index on `events.uuid`; version 2 moves the keys to `uuids`
-/// so that compacted events can leave the log.
-const MIGRATE_1_TO_2: &str = "DROP INDEX IF EXISTS events_uuid;";
+/// Version 1 kept a UNIQUE index on `events.uuid`, version 2 a `uuids` table of keys;
+/// version 3 keeps the keys in run files (see [`crate::dedup`]).
+const DROP_OLD_UUIDS: &str = "DROP INDEX IF EXISTS events_uuid; DROP TABLE IF EXISTS uuids;";
 
 /// Settings of the writing connection. `synchronous = FULL` in WAL mode fsyncs the WAL
 /// at every commit, so a commit that returned is on disk.
@@ -90,10 +95,8 @@ pub(crate) fn configure_writer(conn: &Connection, path: &Path) -> Result<(), Sto
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
          PRAGMA busy_timeout = 5000;
-         -- 8 MiB of page cache: uuid keys arrive in random order, so no cache the server
-         -- can afford holds their B-tree, and the operating system's file cache serves
-         -- the rest (measured: 64 MiB was no faster, and commits spent a fifth of their
-         -- time walking the larger cache).
+         -- 8 MiB of page cache: rows are appended in seq order, so a commit touches
+         -- the last few pages of each table; a larger cache was no faster.
          PRAGMA cache_size = -8192;
          -- Checkpoint every 16 MiB of WAL rather than 4, so fewer commits pay for one;
          -- a checkpoint leaves the WAL at most 64 MiB on disk.
@@ -117,19 +120,19 @@ pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     if version < SCHEMA_VERSION {
         let tx =
             rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate).map_err(sqlite)?;
-        tx.execute_batch(CREATE).map_err(sqlite)?;
-        if version == 1 {
-            // Keys of the uuids already stored, so their retries stay duplicates.
-            {
-                let mut select = tx.prepare("SELECT uuid FROM events").map_err(sqlite)?;
-                let mut insert = tx.prepare(INSERT_UUID).map_err(sqlite)?;
-                let mut rows = select.query([]).map_err(sqlite)?;
-                while let Some(row) = rows.next().map_err(sqlite)? {
-                    let uuid: String = row.get(0).map_err(sqlite)?;
-                    insert.execute([uuid_key(&uuid)]).map_err(sqlite)?;
-                }
-            }
-            tx.execute_batch(MIGRATE_1_TO_2).map_err(sqlite)?;
+        if version >= 1 {
+            // The keys of the uuids already stored go into the index first, durably, so
+            // their retries stay duplicates; a crash before the commit below leaves the
+            // old version, and the migration runs again.
+            let last: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0)).map_err(sqlite)?;
+            let keys = old_keys(&tx, version).map_err(sqlite)?;
+            let log_dir = path.parent().unwrap_or(Path::new("."));
+            crate::dedup::write_initial_run(log_dir, 0, last, keys)?;
+            tx.execute_batch(CREATE).map_err(sqlite)?;
+            tx.execute("UPDATE uuid_runs SET through = ?1 WHERE id = 0", [last]).map_err(sqlite)?;
+            tx.execute_batch(DROP_OLD_UUIDS).map_err(sqlite)?;
+        } else {
+            tx.execute_batch(CREATE).map_err(sqlite)?;
         }
         tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}")).map_err(sqlite)?;
         tx.commit().map_err(sqlite)?;
@@ -137,36 +140,30 @@ pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     Ok(())
 }
 
-pub(crate) const INSERT_UUID: &str = "INSERT OR IGNORE INTO uuids (key) VALUES (?1)";
-
-/// The key of an event uuid in the `uuids` table. Uuids are compared as strings (a
-/// retry sends the same string); the usual lowercase `8-4-4-4-12` form is stored as its
-/// 16 bytes behind a tag byte, any other string as its UTF-8 bytes behind another tag,
-/// so two different strings never share a key.
-pub(crate) fn uuid_key(uuid: &str) -> Vec<u8> {
-    let bytes = uuid.as_bytes();
-    let canonical = bytes.len() == 36
-        && bytes.iter().enumerate().all(|(i, &b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
-        });
-    if canonical {
-        let mut key = Vec::with_capacity(17);
-        key.push(1);
-        let mut digits = bytes.iter().filter(|&&b| b != b'-').map(|&b| match b {
-            b'0'..=b'9' => b - b'0',
-            _ => b - b'a' + 10,
-        });
-        while let (Some(high), Some(low)) = (digits.next(), digits.next()) {
-            key.push(high << 4 | low);
+/// The uuid keys a version-1 or version-2 log holds.
+fn old_keys(conn: &Connection, version: i64) -> rusqlite::Result<Vec<Key>> {
+    let mut keys = Vec::new();
+    if version == 1 {
+        let mut select = conn.prepare("SELECT uuid FROM events")?;
+        let mut rows = select.query([])?;
+        while let Some(row) = rows.next()? {
+            keys.push(uuid_key(&row.get::<_, String>(0)?));
         }
-        key
     } else {
-        let mut key = Vec::with_capacity(bytes.len() + 1);
-        key.push(2);
-        key.extend_from_slice(bytes);
-        key
+        // Version 2's keys: tag 1 and the 16 bytes of a canonical uuid, or tag 2 and the
+        // UTF-8 of any other string.
+        let mut select = conn.prepare("SELECT key FROM uuids")?;
+        let mut rows = select.query([])?;
+        while let Some(row) = rows.next()? {
+            let old: Vec<u8> = row.get(0)?;
+            match old.split_first() {
+                Some((1, bytes)) if bytes.len() == 16 => keys.push(bytes.try_into().unwrap_or_default()),
+                Some((_, bytes)) => keys.push(uuid_key(&String::from_utf8_lossy(bytes))),
+                None => {}
+            }
+        }
     }
+    Ok(keys)
 }
 
 pub(crate) const INSERT_BATCH: &str = "INSERT INTO batches (received_at, account_id, project_id, revision, \
@@ -185,24 +182,3 @@ pub(crate) const SELECT_EVENTS: &str = "SELECT seq, batch_id, kind, account_id, 
      attributes, entity_id, campaign_id, experiment_id, variation_id, flag_key, rule_key, rule_type, variation_key, \
      enabled, cmab_uuid, decisions, event_key, timestamp, uuid, revenue, value, tags, client_name, client_version, \
      received_at FROM events";
-
-#[cfg(test)]
-mod tests {
-    use super::uuid_key;
-
-    #[test]
-    fn canonical_uuids_take_sixteen_bytes_and_other_strings_stay_distinct() {
-        let key = uuid_key("0a1b2c3d-4e5f-6789-abcd-ef0123456789");
-        assert_eq!(
-            key,
-            [1, 0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89]
-        );
-        // Upper case is another string, so another key.
-        let upper = uuid_key("0A1B2C3D-4E5F-6789-ABCD-EF0123456789");
-        assert_eq!(upper[0], 2);
-        assert_ne!(upper, key);
-        assert_eq!(uuid_key("r-0"), [2, b'r', b'-', b'0']);
-        assert_ne!(uuid_key(""), uuid_key("\0"));
-        assert_eq!(uuid_key(""), [2]);
-    }
-}

@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::Connection;
 use vario_events::EventBatch;
 
+use crate::dedup::UuidIndex;
 use crate::error::StoreError;
 use crate::reader::LogReader;
 use crate::row::PreparedBatch;
@@ -35,11 +36,14 @@ pub struct StoreOptions {
     pub max_bytes: Option<u64>,
     /// Called after every commit attempt.
     pub on_commit: Option<CommitObserver>,
+    /// Uuid keys of recent events kept in memory before they are written out as a run
+    /// of the uuid index (about 17 bytes each, twice over while a run is written).
+    pub uuid_memtable_keys: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { queue_capacity: 4096, max_group_events: 50_000, max_bytes: None, on_commit: None }
+        Self { queue_capacity: 4096, max_group_events: 50_000, max_bytes: None, on_commit: None, uuid_memtable_keys: 800_000 }
     }
 }
 
@@ -49,6 +53,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("queue_capacity", &self.queue_capacity)
             .field("max_group_events", &self.max_group_events)
             .field("max_bytes", &self.max_bytes)
+            .field("uuid_memtable_keys", &self.uuid_memtable_keys)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +86,10 @@ pub struct StoreStats {
     pub bytes: u64,
     /// `false` after a commit failed for lack of storage, until one succeeds.
     pub healthy: bool,
+    /// Run files of the uuid index.
+    pub uuid_runs: u64,
+    /// Bytes of memory the uuid index holds (recent keys, filters, block indexes).
+    pub uuid_index_bytes: u64,
 }
 
 /// State shared by the handles and the writer thread.
@@ -92,6 +101,8 @@ pub(crate) struct Shared {
     batches: AtomicU64,
     events_stored: AtomicU64,
     duplicates: AtomicU64,
+    pub(crate) uuid_runs: AtomicU64,
+    pub(crate) uuid_index_bytes: AtomicU64,
     on_commit: Option<CommitObserver>,
 }
 
@@ -180,10 +191,14 @@ impl Store {
             batches: AtomicU64::new(0),
             events_stored: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
+            uuid_runs: AtomicU64::new(0),
+            uuid_index_bytes: AtomicU64::new(0),
             on_commit: options.on_commit.clone(),
         });
+        let index = UuidIndex::open(&log_dir, &conn, options.uuid_memtable_keys)?;
         let (tx, rx) = mpsc::sync_channel(options.queue_capacity.max(1));
         let writer = Writer {
+            index,
             conn,
             path: log_path.clone(),
             shared: Arc::clone(&shared),
@@ -255,6 +270,15 @@ impl Store {
         }
     }
 
+    /// Writes the uuid keys the index holds in memory out as a run file and returns once
+    /// it is durable. The log then may prune every event committed before the call
+    /// (normally that happens on its own once enough keys have gathered).
+    pub fn flush_uuid_index(&self) -> Result<(), StoreError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.inner.tx.send(Message::FlushIndex(tx)).map_err(|_| StoreError::Closed)?;
+        rx.recv().unwrap_or(Err(StoreError::Closed))
+    }
+
     /// Counters since open and the log's size.
     pub fn stats(&self) -> StoreStats {
         let s = &self.inner.shared;
@@ -270,6 +294,8 @@ impl Store {
             queue_depth: s.queued.load(Ordering::Relaxed) as u64,
             bytes: file_len(&self.inner.log_path) + file_len(Path::new(&wal)),
             healthy: s.healthy.load(Ordering::Relaxed),
+            uuid_runs: s.uuid_runs.load(Ordering::Relaxed),
+            uuid_index_bytes: s.uuid_index_bytes.load(Ordering::Relaxed),
         }
     }
 

@@ -2,17 +2,18 @@
 //! queue, inserts them all in one transaction (one WAL fsync), and only then answers
 //! each batch. Many concurrent appends thus share one fsync.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use crate::error::{StoreError, unavailable_reason};
+use crate::dedup::{UuidIndex, uuid_key};
+use crate::error::StoreError;
 use crate::row::PreparedBatch;
-use crate::schema::{INSERT_BATCH, INSERT_EVENT, INSERT_UUID, uuid_key};
+use crate::schema::{INSERT_BATCH, INSERT_EVENT};
 use crate::store::{AppendReceipt, Shared};
 
 /// Called exactly once with the outcome of an append.
@@ -53,6 +54,8 @@ impl Drop for Job {
 
 pub(crate) enum Message {
     Append(Job),
+    /// Write the uuid index's keys in memory out as a run, then answer.
+    FlushIndex(std::sync::mpsc::SyncSender<Result<(), StoreError>>),
     /// Commit what is queued, then stop.
     Close,
 }
@@ -79,7 +82,11 @@ pub(crate) struct Writer {
     pub(crate) path: PathBuf,
     pub(crate) shared: Arc<Shared>,
     pub(crate) max_group_events: usize,
+    pub(crate) index: UuidIndex,
 }
+
+/// An idle writer still looks after the uuid index this often.
+const IDLE_TICK: Duration = Duration::from_millis(500);
 
 impl Writer {
     /// Runs until [`Message::Close`] or until every sender is gone.
@@ -87,9 +94,14 @@ impl Writer {
         let mut closing = false;
         while !closing {
             let mut group = Vec::new();
-            match rx.recv() {
+            self.index.maintain(&self.conn);
+            self.publish_index_stats();
+            let mut flushes = Vec::new();
+            match rx.recv_timeout(IDLE_TICK) {
                 Ok(Message::Append(job)) => group.push(job),
-                Ok(Message::Close) | Err(_) => closing = true,
+                Ok(Message::FlushIndex(reply)) => flushes.push(reply),
+                Err(RecvTimeoutError::Timeout) => continue,
+                Ok(Message::Close) | Err(RecvTimeoutError::Disconnected) => closing = true,
             }
             // Everything already waiting joins this commit, up to a size that keeps one
             // transaction's latency bounded. After `Close`, drain what is left.
@@ -100,6 +112,7 @@ impl Writer {
                         events += job.batch.events.len();
                         group.push(job);
                     }
+                    Ok(Message::FlushIndex(reply)) => flushes.push(reply),
                     Ok(Message::Close) => closing = true,
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
@@ -108,17 +121,29 @@ impl Writer {
             if !group.is_empty() {
                 self.commit_group(group, events);
             }
+            for reply in flushes {
+                let result = self.index.flush_now(&self.conn);
+                self.publish_index_stats();
+                let _ = reply.send(result);
+            }
         }
+        self.index.close(&self.conn);
         // Leave a compact file behind on a clean stop; failing here loses nothing.
         if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA optimize;") {
             tracing::debug!(error = %e, "checkpoint on close failed");
         }
     }
 
+    fn publish_index_stats(&self) {
+        let (runs, bytes) = self.index.stats();
+        self.shared.uuid_runs.store(runs as u64, Ordering::Relaxed);
+        self.shared.uuid_index_bytes.store(bytes, Ordering::Relaxed);
+    }
+
     fn commit_group(&mut self, group: Vec<Job>, events: usize) {
         let started = Instant::now();
         let batches = group.len();
-        let outcome = insert_all(&mut self.conn, &group);
+        let outcome = insert_all(&mut self.conn, &mut self.index, &self.path, &group);
         let duration = started.elapsed();
         let (stored, duplicates) = match &outcome {
             Ok(receipts) => receipts.iter().flatten().fold((0, 0), |(s, d), r| (s + r.stored, d + r.duplicates)),
@@ -130,11 +155,10 @@ impl Writer {
             Ok(receipts) => {
                 self.shared.healthy.store(true, Ordering::Relaxed);
                 for (job, receipt) in group.into_iter().zip(receipts) {
-                    job.answer(receipt.map_err(|e| StoreError::sqlite(&self.path, &e)));
+                    job.answer(receipt);
                 }
             }
-            Err(e) => {
-                let error = StoreError::sqlite(&self.path, &e);
+            Err(error) => {
                 if error.is_unavailable() {
                     self.shared.healthy.store(false, Ordering::Relaxed);
                     tracing::error!(error = %error, batches, "commit failed; the batches were not stored");
@@ -149,38 +173,75 @@ impl Writer {
     }
 }
 
-type Receipts = Vec<Result<AppendReceipt, rusqlite::Error>>;
+type Receipts = Vec<Result<AppendReceipt, StoreError>>;
 
 /// Inserts every job in one transaction. A job whose own statements fail is rolled back
 /// to its savepoint alone (all or nothing per batch) unless the failure ended the
-/// transaction, in which case the whole group fails and nothing is kept.
-fn insert_all(conn: &mut Connection, group: &[Job]) -> rusqlite::Result<Receipts> {
-    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut receipts = Vec::with_capacity(group.len());
-    for job in group {
-        let sp = tx.savepoint()?;
-        match insert_batch(&sp, &job.batch) {
-            Ok(receipt) => {
-                sp.commit()?;
-                receipts.push(Ok(receipt));
-            }
-            Err(e) => {
-                // Disk full or I/O trouble fails the whole commit: the same would hit the
-                // next batch, and the caller must not be told anything was kept.
-                if unavailable_reason(&e).is_some() {
-                    return Err(e);
+/// transaction, in which case the whole group fails and nothing is kept. The uuid index
+/// takes back the keys of whatever was rolled back.
+fn insert_all(conn: &mut Connection, index: &mut UuidIndex, path: &Path, group: &[Job]) -> Result<Receipts, StoreError> {
+    let sqlite = |e: rusqlite::Error| StoreError::sqlite(path, &e);
+    let result = (|| {
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;
+        let mut receipts = Vec::with_capacity(group.len());
+        let mut last_seq = 0;
+        for job in group {
+            let sp = tx.savepoint().map_err(sqlite)?;
+            let mark = index.mark();
+            match insert_batch(&sp, index, &job.batch, &mut last_seq) {
+                Ok(receipt) => {
+                    sp.commit().map_err(sqlite)?;
+                    receipts.push(Ok(receipt));
                 }
-                // Dropping the savepoint rolls this batch back and keeps the others.
-                drop(sp);
-                receipts.push(Err(e));
+                Err(e) => {
+                    // Disk full or I/O trouble fails the whole commit: the same would hit
+                    // the next batch, and the caller must not be told anything was kept.
+                    let error = match e {
+                        BatchError::Sqlite(e) => sqlite(e),
+                        BatchError::Index(e) => e,
+                    };
+                    if error.is_unavailable() {
+                        return Err(error);
+                    }
+                    // Dropping the savepoint rolls this batch back and keeps the others.
+                    drop(sp);
+                    index.rollback_to(mark);
+                    receipts.push(Err(error));
+                }
             }
         }
+        tx.commit().map_err(sqlite)?;
+        Ok((receipts, last_seq))
+    })();
+    match result {
+        Ok((receipts, last_seq)) => {
+            index.committed(last_seq);
+            Ok(receipts)
+        }
+        Err(e) => {
+            index.aborted();
+            Err(e)
+        }
     }
-    tx.commit()?;
-    Ok(receipts)
 }
 
-fn insert_batch(tx: &Connection, prepared: &PreparedBatch) -> rusqlite::Result<AppendReceipt> {
+enum BatchError {
+    Sqlite(rusqlite::Error),
+    Index(StoreError),
+}
+
+impl From<rusqlite::Error> for BatchError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+fn insert_batch(
+    tx: &Connection,
+    index: &mut UuidIndex,
+    prepared: &PreparedBatch,
+    last_seq: &mut i64,
+) -> Result<AppendReceipt, BatchError> {
     let b = &prepared.batch;
     tx.prepare_cached(INSERT_BATCH)?.execute(params![
         b.received_at,
@@ -195,10 +256,10 @@ fn insert_batch(tx: &Connection, prepared: &PreparedBatch) -> rusqlite::Result<A
     ])?;
     let batch_id = tx.last_insert_rowid();
     let mut insert = tx.prepare_cached(INSERT_EVENT)?;
-    let mut seen = tx.prepare_cached(INSERT_UUID)?;
     let mut receipt = AppendReceipt::default();
     for e in &prepared.events {
-        if seen.execute([uuid_key(&e.uuid)])? == 0 {
+        let key = uuid_key(&e.uuid);
+        if index.contains(&key).map_err(BatchError::Index)? {
             receipt.duplicates += 1;
             continue;
         }
@@ -232,6 +293,8 @@ fn insert_batch(tx: &Connection, prepared: &PreparedBatch) -> rusqlite::Result<A
             e.client_version,
             e.received_at,
         ])?;
+        index.add(key);
+        *last_seq = tx.last_insert_rowid();
         receipt.stored += 1;
     }
     Ok(receipt)

@@ -26,6 +26,7 @@ fn metrics_count_events_rejections_and_commits() {
         "vario_store_commits_total 2",
         "vario_store_queue_depth 0",
         "vario_storage_up 1",
+        "vario_uuid_index_runs 0",
         "vario_store_commit_duration_seconds_count 2",
         "vario_http_request_duration_seconds_count{route=\"events\"} 3",
     ] {
