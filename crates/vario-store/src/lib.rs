@@ -45,6 +45,7 @@ mod dedup;
 mod error;
 mod merge;
 mod parquet;
+mod pinned;
 mod prune;
 mod query;
 mod reader;

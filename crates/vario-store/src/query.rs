@@ -18,6 +18,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{col, lit};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -29,6 +30,7 @@ use serde_json::Value;
 use crate::compact::{live_files, watermark};
 use crate::error::StoreError;
 use crate::parquet::{events_schema, to_record_batch};
+use crate::pinned::PinnedFiles;
 use crate::reader::LogReader;
 use crate::schema::LOG_FILE;
 use crate::store::LOG_DIR;
@@ -80,8 +82,25 @@ pub struct QueryResult {
 /// (in async code, from `spawn_blocking`).
 pub fn query(data_dir: &Path, sql: &str) -> Result<QueryResult, QueryError> {
     let runtime = query_runtime()?;
-    runtime.block_on(run(data_dir, sql))
+    let mut attempt = 1;
+    loop {
+        match runtime.block_on(run(data_dir, sql)) {
+            Err(e) if attempt < ATTEMPTS && merged_away(&e) => attempt += 1,
+            result => return result,
+        }
+    }
 }
+
+/// A query whose files were merged away between listing and opening them starts over
+/// this many times in all.
+const ATTEMPTS: u32 = 4;
+
+/// Whether `e` says a Parquet file was merged away before the query could open it.
+fn merged_away(e: &QueryError) -> bool {
+    matches!(e, QueryError::Engine(m) if m.ends_with(MERGED_AWAY))
+}
+
+const MERGED_AWAY: &str = "not found (merged into another file as the query started)";
 
 async fn run(data_dir: &Path, sql: &str) -> Result<QueryResult, QueryError> {
     let frame = read_only_frame(data_dir, sql).await?;
@@ -101,14 +120,26 @@ pub fn scan<E>(
     mut on_batch: impl FnMut(&RecordBatch) -> Result<(), E>,
 ) -> Result<(), ScanError<E>> {
     let runtime = query_runtime()?;
-    runtime.block_on(async {
-        let frame = read_only_frame(data_dir, sql).await?;
-        let mut stream = frame.execute_stream().await.map_err(QueryError::from)?;
-        while let Some(batch) = stream.next().await {
-            on_batch(&batch.map_err(QueryError::from)?).map_err(ScanError::Consumer)?;
+    let mut attempt = 1;
+    loop {
+        // Planned again only while nothing was handed over: the consumer must never see
+        // a row twice.
+        let mut delivered = false;
+        let result = runtime.block_on(async {
+            let frame = read_only_frame(data_dir, sql).await?;
+            let mut stream = frame.execute_stream().await.map_err(QueryError::from)?;
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(QueryError::from)?;
+                delivered = true;
+                on_batch(&batch).map_err(ScanError::Consumer)?;
+            }
+            Ok(())
+        });
+        match result {
+            Err(ScanError::Query(e)) if !delivered && attempt < ATTEMPTS && merged_away(&e) => attempt += 1,
+            result => return result,
         }
-        Ok(())
-    })
+    }
 }
 
 /// A runtime of one worker per core for one query: DataFusion decodes the files'
@@ -160,8 +191,20 @@ async fn read_only_frame(data_dir: &Path, sql: &str) -> Result<datafusion::dataf
     // Read the watermark before the log: rows compacted in between then come from the log.
     let mark = watermark(data_dir)?;
     let log = ctx.read_table(log_tail(data_dir, mark)?)?;
-    let events = match parquet_table(data_dir, mark)? {
-        Some(files) => ctx.read_table(files)?.filter(col("seq").lt_eq(lit(mark)))?.union(log)?,
+    let mut files = Vec::new();
+    for file in live_files(data_dir, mark)? {
+        files.push(std::path::absolute(&file.path).map_err(|e| StoreError::io(&file.path, &e))?);
+    }
+    // Every file is opened now and read through that handle (see `pinned`).
+    let pinned = PinnedFiles::open(&files).map_err(|e| match e {
+        StoreError::Unavailable { ref path, ref detail, .. } if detail.contains("No such file") => {
+            QueryError::Engine(format!("{}: {MERGED_AWAY}", path.display()))
+        }
+        e => e.into(),
+    })?;
+    ctx.runtime_env().register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), Arc::new(pinned));
+    let events = match parquet_table(&files)? {
+        Some(table) => ctx.read_table(table)?.filter(col("seq").lt_eq(lit(mark)))?.union(log)?,
         None => log,
     };
     ctx.register_table("events", events.into_view())?;
@@ -233,15 +276,13 @@ impl PartitionStream for LogTail {
 }
 
 /// The live Parquet files as one table, or `None` when there are none.
-fn parquet_table(data_dir: &Path, mark: i64) -> Result<Option<Arc<ListingTable>>, QueryError> {
-    let files = live_files(data_dir, mark)?;
+fn parquet_table(files: &[std::path::PathBuf]) -> Result<Option<Arc<ListingTable>>, QueryError> {
     if files.is_empty() {
         return Ok(None);
     }
     let mut urls = Vec::with_capacity(files.len());
     for file in files {
-        let path = std::path::absolute(&file.path).map_err(|e| StoreError::io(&file.path, &e))?;
-        urls.push(ListingTableUrl::parse(path.to_string_lossy())?);
+        urls.push(ListingTableUrl::parse(file.to_string_lossy())?);
     }
     let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let config =

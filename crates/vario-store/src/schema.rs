@@ -124,7 +124,8 @@ pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
             // The keys of the uuids already stored go into the index first, durably, so
             // their retries stay duplicates; a crash before the commit below leaves the
             // old version, and the migration runs again.
-            let last: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0)).map_err(sqlite)?;
+            let last: i64 =
+                tx.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0)).map_err(sqlite)?;
             let keys = old_keys(&tx, version).map_err(sqlite)?;
             let log_dir = path.parent().unwrap_or(Path::new("."));
             crate::dedup::write_initial_run(log_dir, 0, last, keys)?;

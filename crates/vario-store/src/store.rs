@@ -43,7 +43,13 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { queue_capacity: 4096, max_group_events: 50_000, max_bytes: None, on_commit: None, uuid_memtable_keys: 800_000 }
+        Self {
+            queue_capacity: 4096,
+            max_group_events: 50_000,
+            max_bytes: None,
+            on_commit: None,
+            uuid_memtable_keys: 800_000,
+        }
     }
 }
 

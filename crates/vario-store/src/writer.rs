@@ -179,7 +179,12 @@ type Receipts = Vec<Result<AppendReceipt, StoreError>>;
 /// to its savepoint alone (all or nothing per batch) unless the failure ended the
 /// transaction, in which case the whole group fails and nothing is kept. The uuid index
 /// takes back the keys of whatever was rolled back.
-fn insert_all(conn: &mut Connection, index: &mut UuidIndex, path: &Path, group: &[Job]) -> Result<Receipts, StoreError> {
+fn insert_all(
+    conn: &mut Connection,
+    index: &mut UuidIndex,
+    path: &Path,
+    group: &[Job],
+) -> Result<Receipts, StoreError> {
     let sqlite = |e: rusqlite::Error| StoreError::sqlite(path, &e);
     let result = (|| {
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;

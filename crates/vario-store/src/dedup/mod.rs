@@ -252,7 +252,8 @@ impl UuidIndex {
         self.retry_at = None;
         while self.busy || self.frozen.is_some() {
             if self.busy {
-                let done = self.done.recv().map_err(|_| StoreError::Internal("the uuid index thread stopped".into()))?;
+                let done =
+                    self.done.recv().map_err(|_| StoreError::Internal("the uuid index thread stopped".into()))?;
                 if let Done::Failed(e) = &done {
                     let e = e.clone();
                     self.finish(conn, done);

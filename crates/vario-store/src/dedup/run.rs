@@ -80,7 +80,7 @@ impl Summary {
         if self.previous.is_some_and(|p| p >= key) {
             return Err(format!("key {} out of order", self.count));
         }
-        if self.count % BLOCK_KEYS as u64 == 0 {
+        if self.count.is_multiple_of(BLOCK_KEYS as u64) {
             self.fences.push(key);
         }
         self.filter.insert(&key);

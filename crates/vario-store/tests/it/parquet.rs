@@ -314,3 +314,32 @@ fn a_streaming_merge_of_many_files_keeps_every_row_in_sort_order() {
     }
     store.close();
 }
+
+#[test]
+fn queries_running_while_files_are_merged_away_are_planned_again_not_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut last = 0;
+            let mut queries = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let n = query(dir.path(), "SELECT count(*) FROM events").unwrap().rows[0][0].as_i64().unwrap();
+                assert!(n >= last, "{n} events after {last}");
+                last = n;
+                queries += 1;
+            }
+            queries
+        });
+        // Every round writes a file and merges the day's files, deleting the inputs.
+        for round in 0..60 {
+            store.append(&batch(&format!("m{round}"), 20), T0).unwrap();
+            compact(dir.path(), &CompactOptions { merge_min_files: 2, ..CompactOptions::default() }).unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+    });
+    assert_eq!(count(dir.path(), "SELECT count(*) FROM events"), 1200);
+    store.close();
+}
