@@ -1,6 +1,5 @@
 -- Requests for tools/load/run.sh: one visitor with an impression and 9 conversions, each
--- event with a random version-4 uuid as the SDKs send them (random uuids are the worst
--- case for the log's uuid keys: every insert lands on a random page). UUIDS=ordered
+-- event with a random version-4 uuid as the SDKs send them. UUIDS=ordered
 -- sends uuids that sort roughly in the order they are sent instead (as time-ordered
 -- uuids do), unique per wrk thread, request and run (RUN). With PACE_MS set, each
 -- connection waits that long before each request, to hold a rate below the maximum.
