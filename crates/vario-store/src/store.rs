@@ -145,6 +145,8 @@ struct Inner {
     thread: Mutex<Option<JoinHandle<()>>>,
     dir: PathBuf,
     log_path: PathBuf,
+    /// Held until the store is closed: one writer per log (see [`lock_writer`]).
+    writer_lock: Mutex<Option<File>>,
 }
 
 impl Store {
@@ -166,6 +168,7 @@ impl Store {
         }
         let log_dir = dir.join(LOG_DIR);
         std::fs::create_dir_all(&log_dir).map_err(|e| StoreError::io(&log_dir, &e))?;
+        let writer_lock = lock_writer(&log_dir)?;
         let log_path = log_dir.join(LOG_FILE);
         let sqlite = |e: rusqlite::Error| StoreError::sqlite(&log_path, &e);
         let conn = Connection::open(&log_path).map_err(sqlite)?;
@@ -223,6 +226,7 @@ impl Store {
                 thread: Mutex::new(Some(thread)),
                 dir,
                 log_path,
+                writer_lock: Mutex::new(Some(writer_lock)),
             }),
         })
     }
@@ -311,8 +315,8 @@ impl Store {
         LogReader::open(&self.inner.dir)
     }
 
-    /// Stops taking appends, commits every queued one, and stops the writer. Later
-    /// appends fail with [`StoreError::Closed`]. Idempotent.
+    /// Stops taking appends, commits every queued one, stops the writer and releases the
+    /// log for another writer. Later appends fail with [`StoreError::Closed`]. Idempotent.
     pub fn close(&self) {
         self.inner.close();
     }
@@ -331,6 +335,8 @@ impl Inner {
         {
             tracing::error!("the event log writer thread panicked");
         }
+        // The writer is done: another store may open the log now.
+        drop(self.writer_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take());
     }
 }
 
@@ -349,6 +355,31 @@ impl std::fmt::Debug for Store {
 /// Now as Unix epoch milliseconds, for `received_at`.
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Name of the lock file that marks the log as open for writing.
+const WRITER_LOCK: &str = "writer.lock";
+
+/// Takes the exclusive lock of the log in `log_dir`. The uuid index lives in the writer's
+/// memory, so a second writing process would miss the first one's recent uuids and store
+/// duplicates; SQLite alone would let it write. Readers (queries, compaction) take no lock.
+fn lock_writer(log_dir: &Path) -> Result<File, StoreError> {
+    let path = log_dir.join(WRITER_LOCK);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::io(&path, &e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Unavailable {
+            reason: crate::error::Unavailable::Busy,
+            path,
+            detail: "another process (or store) has this event log open for writing; stop it first".into(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::io(&path, &e)),
+    }
 }
 
 /// Makes the entries of directory `dir` durable.

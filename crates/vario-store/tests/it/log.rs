@@ -233,3 +233,22 @@ fn a_full_queue_is_overloaded_not_lost() {
     let ok = rx.try_iter().filter(Result::is_ok).count();
     assert_eq!(vario_store::LogReader::open(dir.path()).unwrap().count().unwrap(), ok as u64);
 }
+
+#[test]
+fn a_second_writer_on_the_same_log_is_refused_until_the_first_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Store::open(dir.path()).unwrap();
+    match Store::open(dir.path()) {
+        Err(StoreError::Unavailable { reason: Unavailable::Busy, detail, .. }) => {
+            assert!(detail.contains("open for writing"), "{detail}");
+        }
+        other => panic!("expected the second writer to be refused, got {other:?}"),
+    }
+    // Readers need no lock.
+    first.append(&batch("w", 3), 1).unwrap();
+    assert_eq!(vario_store::LogReader::open(dir.path()).unwrap().count().unwrap(), 3);
+    first.close();
+    let second = Store::open(dir.path()).unwrap();
+    assert_eq!(second.append(&batch("w", 3), 2).unwrap().duplicates, 3);
+    second.close();
+}
