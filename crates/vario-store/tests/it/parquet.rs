@@ -343,3 +343,25 @@ fn queries_running_while_files_are_merged_away_are_planned_again_not_failed() {
     assert_eq!(count(dir.path(), "SELECT count(*) FROM events"), 1200);
     store.close();
 }
+
+#[test]
+fn files_keep_statistics_for_the_columns_readers_filter_on_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.append(&batch("s", 50), T0).unwrap();
+    compact(dir.path(), &CompactOptions::default()).unwrap();
+    let file = std::fs::File::open(&parquet_files(dir.path())[0]).unwrap();
+    let metadata = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().metadata().clone();
+    let group = metadata.row_group(0);
+    let has_statistics = |name: &str| {
+        let column = group.columns().iter().find(|c| c.column_path().string() == name).unwrap();
+        column.statistics().is_some_and(|s| s.min_bytes_opt().is_some())
+    };
+    for name in ["seq", "kind", "experiment_id", "event_key", "visitor_id", "timestamp", "received_at"] {
+        assert!(has_statistics(name), "{name} should have min/max statistics");
+    }
+    for name in ["attributes", "tags", "uuid", "client_name", "rule_key"] {
+        assert!(!has_statistics(name), "{name} should have no statistics");
+    }
+    store.close();
+}
