@@ -48,7 +48,7 @@ impl Default for StoreOptions {
             max_group_events: 50_000,
             max_bytes: None,
             on_commit: None,
-            uuid_memtable_keys: 800_000,
+            uuid_memtable_keys: 400_000,
         }
     }
 }
