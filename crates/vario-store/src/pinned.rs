@@ -25,8 +25,6 @@ use datafusion::object_store::{
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
-use crate::error::StoreError;
-
 /// A local file system whose listed files are read through handles opened up front.
 #[derive(Debug)]
 pub(crate) struct PinnedFiles {
@@ -35,16 +33,16 @@ pub(crate) struct PinnedFiles {
 }
 
 impl PinnedFiles {
-    /// Opens every file of `paths` (absolute). A file that is already gone is an
-    /// `Unavailable` error with `NotFound` in its words (the caller plans again).
-    pub(crate) fn open(paths: &[PathBuf]) -> Result<Self, StoreError> {
+    /// Opens every file of `paths` (absolute). Fails with the first path that cannot be
+    /// opened (`NotFound` when compaction merged it away since it was listed).
+    pub(crate) fn open(paths: &[PathBuf]) -> Result<Self, (PathBuf, std::io::Error)> {
         let mut files = HashMap::with_capacity(paths.len());
         for path in paths {
-            let io = |e: std::io::Error| StoreError::io(path, &e);
+            let io = |e: std::io::Error| (path.clone(), e);
             let file = File::open(path).map_err(io)?;
             let metadata = file.metadata().map_err(io)?;
             let location = Path::from_absolute_path(path)
-                .map_err(|e| StoreError::Internal(format!("{}: not a usable path: {e}", path.display())))?;
+                .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())))?;
             let meta = ObjectMeta {
                 location: location.clone(),
                 last_modified: metadata.modified().map_err(io)?.into(),

@@ -82,25 +82,12 @@ pub struct QueryResult {
 /// (in async code, from `spawn_blocking`).
 pub fn query(data_dir: &Path, sql: &str) -> Result<QueryResult, QueryError> {
     let runtime = query_runtime()?;
-    let mut attempt = 1;
-    loop {
-        match runtime.block_on(run(data_dir, sql)) {
-            Err(e) if attempt < ATTEMPTS && merged_away(&e) => attempt += 1,
-            result => return result,
-        }
-    }
+    runtime.block_on(run(data_dir, sql))
 }
 
-/// A query whose files were merged away between listing and opening them starts over
-/// this many times in all.
+/// Listing and opening the files starts over this many times in all when compaction
+/// merges some away in between.
 const ATTEMPTS: u32 = 4;
-
-/// Whether `e` says a Parquet file was merged away before the query could open it.
-fn merged_away(e: &QueryError) -> bool {
-    matches!(e, QueryError::Engine(m) if m.ends_with(MERGED_AWAY))
-}
-
-const MERGED_AWAY: &str = "not found (merged into another file as the query started)";
 
 async fn run(data_dir: &Path, sql: &str) -> Result<QueryResult, QueryError> {
     let frame = read_only_frame(data_dir, sql).await?;
@@ -120,26 +107,14 @@ pub fn scan<E>(
     mut on_batch: impl FnMut(&RecordBatch) -> Result<(), E>,
 ) -> Result<(), ScanError<E>> {
     let runtime = query_runtime()?;
-    let mut attempt = 1;
-    loop {
-        // Planned again only while nothing was handed over: the consumer must never see
-        // a row twice.
-        let mut delivered = false;
-        let result = runtime.block_on(async {
-            let frame = read_only_frame(data_dir, sql).await?;
-            let mut stream = frame.execute_stream().await.map_err(QueryError::from)?;
-            while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(QueryError::from)?;
-                delivered = true;
-                on_batch(&batch).map_err(ScanError::Consumer)?;
-            }
-            Ok(())
-        });
-        match result {
-            Err(ScanError::Query(e)) if !delivered && attempt < ATTEMPTS && merged_away(&e) => attempt += 1,
-            result => return result,
+    runtime.block_on(async {
+        let frame = read_only_frame(data_dir, sql).await?;
+        let mut stream = frame.execute_stream().await.map_err(QueryError::from)?;
+        while let Some(batch) = stream.next().await {
+            on_batch(&batch.map_err(QueryError::from)?).map_err(ScanError::Consumer)?;
         }
-    }
+        Ok(())
+    })
 }
 
 /// A runtime of one worker per core for one query: DataFusion decodes the files'
@@ -191,17 +166,7 @@ async fn read_only_frame(data_dir: &Path, sql: &str) -> Result<datafusion::dataf
     // Read the watermark before the log: rows compacted in between then come from the log.
     let mark = watermark(data_dir)?;
     let log = ctx.read_table(log_tail(data_dir, mark)?)?;
-    let mut files = Vec::new();
-    for file in live_files(data_dir, mark)? {
-        files.push(std::path::absolute(&file.path).map_err(|e| StoreError::io(&file.path, &e))?);
-    }
-    // Every file is opened now and read through that handle (see `pinned`).
-    let pinned = PinnedFiles::open(&files).map_err(|e| match e {
-        StoreError::Unavailable { ref path, ref detail, .. } if detail.contains("No such file") => {
-            QueryError::Engine(format!("{}: {MERGED_AWAY}", path.display()))
-        }
-        e => e.into(),
-    })?;
+    let (files, pinned) = open_live_files(data_dir, mark)?;
     ctx.runtime_env().register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), Arc::new(pinned));
     let events = match parquet_table(&files)? {
         Some(table) => ctx.read_table(table)?.filter(col("seq").lt_eq(lit(mark)))?.union(log)?,
@@ -272,6 +237,24 @@ impl PartitionStream for LogTail {
             }
         });
         Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), pages))
+    }
+}
+
+/// The live Parquet files up to `mark` (absolute paths), each opened for the query's
+/// reads (see `pinned`). A file merged away between listing and opening makes the
+/// listing start over.
+fn open_live_files(data_dir: &Path, mark: i64) -> Result<(Vec<std::path::PathBuf>, PinnedFiles), QueryError> {
+    let mut attempt = 1;
+    loop {
+        let mut files = Vec::new();
+        for file in live_files(data_dir, mark)? {
+            files.push(std::path::absolute(&file.path).map_err(|e| StoreError::io(&file.path, &e))?);
+        }
+        match PinnedFiles::open(&files) {
+            Ok(pinned) => return Ok((files, pinned)),
+            Err((_, e)) if e.kind() == std::io::ErrorKind::NotFound && attempt < ATTEMPTS => attempt += 1,
+            Err((path, e)) => return Err(StoreError::io(&path, &e).into()),
+        }
     }
 }
 

@@ -185,40 +185,7 @@ fn insert_all(
     path: &Path,
     group: &[Job],
 ) -> Result<Receipts, StoreError> {
-    let sqlite = |e: rusqlite::Error| StoreError::sqlite(path, &e);
-    let result = (|| {
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;
-        let mut receipts = Vec::with_capacity(group.len());
-        let mut last_seq = 0;
-        for job in group {
-            let sp = tx.savepoint().map_err(sqlite)?;
-            let mark = index.mark();
-            match insert_batch(&sp, index, &job.batch, &mut last_seq) {
-                Ok(receipt) => {
-                    sp.commit().map_err(sqlite)?;
-                    receipts.push(Ok(receipt));
-                }
-                Err(e) => {
-                    // Disk full or I/O trouble fails the whole commit: the same would hit
-                    // the next batch, and the caller must not be told anything was kept.
-                    let error = match e {
-                        BatchError::Sqlite(e) => sqlite(e),
-                        BatchError::Index(e) => e,
-                    };
-                    if error.is_unavailable() {
-                        return Err(error);
-                    }
-                    // Dropping the savepoint rolls this batch back and keeps the others.
-                    drop(sp);
-                    index.rollback_to(mark);
-                    receipts.push(Err(error));
-                }
-            }
-        }
-        tx.commit().map_err(sqlite)?;
-        Ok((receipts, last_seq))
-    })();
-    match result {
+    match insert_group(conn, index, path, group) {
         Ok((receipts, last_seq)) => {
             index.committed(last_seq);
             Ok(receipts)
@@ -228,6 +195,46 @@ fn insert_all(
             Err(e)
         }
     }
+}
+
+/// The transaction of [`insert_all`]; returns the receipts and the largest seq stored.
+fn insert_group(
+    conn: &mut Connection,
+    index: &mut UuidIndex,
+    path: &Path,
+    group: &[Job],
+) -> Result<(Receipts, i64), StoreError> {
+    let sqlite = |e: rusqlite::Error| StoreError::sqlite(path, &e);
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;
+    let mut receipts = Vec::with_capacity(group.len());
+    let mut last_seq = 0;
+    for job in group {
+        let sp = tx.savepoint().map_err(sqlite)?;
+        let mark = index.mark();
+        match insert_batch(&sp, index, &job.batch, &mut last_seq) {
+            Ok(receipt) => {
+                sp.commit().map_err(sqlite)?;
+                receipts.push(Ok(receipt));
+            }
+            Err(e) => {
+                // Disk full or I/O trouble fails the whole commit: the same would hit the
+                // next batch, and the caller must not be told anything was kept.
+                let error = match e {
+                    BatchError::Sqlite(e) => sqlite(e),
+                    BatchError::Index(e) => e,
+                };
+                if error.is_unavailable() {
+                    return Err(error);
+                }
+                // Dropping the savepoint rolls this batch back and keeps the others.
+                drop(sp);
+                index.rollback_to(mark);
+                receipts.push(Err(error));
+            }
+        }
+    }
+    tx.commit().map_err(sqlite)?;
+    Ok((receipts, last_seq))
 }
 
 enum BatchError {

@@ -84,7 +84,7 @@ impl UuidIndex {
     /// Opens the index of the log `conn` whose directory is `log_dir`.
     pub(crate) fn open(log_dir: &Path, conn: &Connection, memtable_keys: usize) -> Result<Self, StoreError> {
         let dir = log_dir.join(UUIDS_DIR);
-        let path = log_dir.to_path_buf();
+        let path = log_dir.join(crate::schema::LOG_FILE);
         let sqlite = |e: rusqlite::Error| StoreError::sqlite(&path, &e);
         let (through, last_seq): (i64, Option<i64>) = conn
             .query_row("SELECT (SELECT through FROM uuid_runs), (SELECT max(seq) FROM events)", [], |r| {

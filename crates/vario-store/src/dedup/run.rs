@@ -197,8 +197,7 @@ impl Run {
         self.file
             .read_exact_at(buf, HEADER_LEN + start * KEY_LEN as u64)
             .map_err(|e| StoreError::io(&self.path, &e))?;
-        let block: Vec<&[u8]> = buf.chunks_exact(KEY_LEN).collect();
-        Ok(block.binary_search_by(|k| (*k).cmp(key.as_slice())).is_ok())
+        Ok(buf.as_chunks::<KEY_LEN>().0.binary_search(key).is_ok())
     }
 
     /// The keys in order, read from the file (for merging runs).

@@ -316,7 +316,7 @@ fn a_streaming_merge_of_many_files_keeps_every_row_in_sort_order() {
 }
 
 #[test]
-fn queries_running_while_files_are_merged_away_are_planned_again_not_failed() {
+fn queries_running_while_files_are_merged_away_neither_fail_nor_miss_events() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let done = std::sync::atomic::AtomicBool::new(false);
