@@ -19,6 +19,7 @@ use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTable
 use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{col, lit};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -162,7 +163,15 @@ async fn read_only_frame(data_dir: &Path, sql: &str) -> Result<datafusion::dataf
     // the other columns (most events of a results scan are dropped by `event_key`).
     config.options_mut().execution.parquet.pushdown_filters = true;
     config.options_mut().execution.parquet.reorder_filters = true;
-    let ctx = SessionContext::new_with_config(config);
+    // A context lives for one query, so its caches of file footers and statistics would
+    // only hold every file's metadata in memory at once (tens of MB over a large store)
+    // for the query's length: each file's footer is read when it is opened instead.
+    config.options_mut().execution.collect_statistics = false;
+    let runtime = RuntimeEnvBuilder::new()
+        .with_metadata_cache_limit(0)
+        .build_arc()
+        .map_err(|e| QueryError::Engine(format!("cannot set up the query engine: {e}")))?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
     // Read the watermark before the log: rows compacted in between then come from the log.
     let mark = watermark(data_dir)?;
     let log = ctx.read_table(log_tail(data_dir, mark)?)?;
