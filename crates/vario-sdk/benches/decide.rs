@@ -80,13 +80,30 @@ fn bench(c: &mut Criterion) {
         .expect("client starts");
     let batched_contexts: Vec<_> =
         users.iter().map(|(id, a)| batched.create_user_context(id.clone(), a.clone())).collect();
+    // Timed in chunks smaller than the queue, each started on an emptied queue, so every
+    // impression is accepted: a full queue would time the (cheaper) drop instead. The
+    // processor thread builds and delivers the impressions meanwhile, as in service.
+    const CHUNK: u64 = 4_096;
     c.bench_function("decide_one_flag_with_impression_enqueued", |b| {
-        b.iter(|| {
-            i = i.wrapping_add(1);
-            let decision = batched_contexts[i % USERS].decide(&flags[i % 20], DecideOptions::NONE);
-            std::hint::black_box(decision.enabled())
+        b.iter_custom(|iters| {
+            let mut timed = std::time::Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let n = left.min(CHUNK);
+                batched.flush();
+                let started = std::time::Instant::now();
+                for _ in 0..n {
+                    i = i.wrapping_add(1);
+                    let decision = batched_contexts[i % USERS].decide(&flags[i % 20], DecideOptions::NONE);
+                    std::hint::black_box(decision.enabled());
+                }
+                timed += started.elapsed();
+                left -= n;
+            }
+            timed
         })
     });
+    batched.flush();
     let stats = batched.event_stats().expect("batched");
     eprintln!("impressions: {} queued, {} dropped (queue full)", stats.enqueued, stats.dropped_queue_full);
     c.bench_function("decide_all_20_flags", |b| {
