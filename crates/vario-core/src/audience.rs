@@ -12,14 +12,22 @@ pub struct AttributeCache<'a> {
     attributes: &'a Attributes,
     // Per slot: 0 not looked up yet, 1 absent, k + 2 at position k.
     found: [u8; CACHED_SLOTS],
+    // Per audience index: 0 not evaluated yet, else `AUDIENCE_*`. An audience's result
+    // depends only on the attributes and segments, both fixed for a decision, and rules
+    // of one flag often share audiences.
+    audiences: [u8; CACHED_AUDIENCES],
 }
 
 const CACHED_SLOTS: usize = 64;
+const CACHED_AUDIENCES: usize = 64;
+const AUDIENCE_FALSE: u8 = 1;
+const AUDIENCE_TRUE: u8 = 2;
+const AUDIENCE_UNKNOWN: u8 = 3;
 
 impl<'a> AttributeCache<'a> {
     /// A cache over `attributes`.
     pub fn new(attributes: &'a Attributes) -> Self {
-        Self { attributes, found: [0; CACHED_SLOTS] }
+        Self { attributes, found: [0; CACHED_SLOTS], audiences: [0; CACHED_AUDIENCES] }
     }
 
     /// The attributes behind the cache.
@@ -57,7 +65,24 @@ pub fn rule_audience_result(
 ) -> Option<bool> {
     let Some(tree) = audience else { return Some(true) };
     tree.evaluate(&mut |&audience: &usize| {
-        config.audiences[audience].conditions.evaluate(&mut |c: &Condition| match_value(c, attributes.get(c), segments))
+        let cached = attributes.audiences.get(audience).copied();
+        match cached {
+            Some(AUDIENCE_FALSE) => return Some(false),
+            Some(AUDIENCE_TRUE) => return Some(true),
+            Some(AUDIENCE_UNKNOWN) => return None,
+            _ => {}
+        }
+        let result = config.audiences[audience]
+            .conditions
+            .evaluate(&mut |c: &Condition| match_value(c, attributes.get(c), segments));
+        if let Some(slot) = attributes.audiences.get_mut(audience) {
+            *slot = match result {
+                Some(false) => AUDIENCE_FALSE,
+                Some(true) => AUDIENCE_TRUE,
+                None => AUDIENCE_UNKNOWN,
+            };
+        }
+        result
     })
 }
 
@@ -181,6 +206,44 @@ mod tests {
         for (m, c, u, want) in cases {
             assert_eq!(eval(m, c.clone(), u.clone()), want, "{m} {c} vs {u:?}");
         }
+    }
+
+    #[test]
+    fn remembered_audience_results_match_fresh_evaluations() {
+        // 70 audiences, so that indices past the memo's 64 are evaluated every time.
+        let audiences: Vec<serde_json::Value> = (0..70)
+            .map(|i| {
+                let condition = match i % 3 {
+                    0 => json!({"name": "age", "type": "custom_attribute", "match": "ge", "value": i}),
+                    1 => json!({"name": "country", "type": "custom_attribute", "match": "exact", "value": "us"}),
+                    _ => json!({"name": "missing", "type": "custom_attribute", "match": "exact", "value": "x"}),
+                };
+                json!({"id": format!("a{i}"), "name": "a", "conditions": ["and", condition]})
+            })
+            .collect();
+        let df = json!({"version": "4", "accountId": "1", "projectId": "2", "revision": "3",
+            "groups": [], "experiments": [], "events": [], "attributes": [],
+            "audiences": [], "typedAudiences": audiences});
+        let config = ProjectConfig::from_value(&df).unwrap();
+        let attrs: Attributes = [("age", AttributeValue::from(40i64)), ("country", "us".into())].into_iter().collect();
+        let mut shared = AttributeCache::new(&attrs);
+        for round in 0..2 {
+            for a in 0..70 {
+                for tree in [
+                    Tree::Leaf(a),
+                    Tree::Not(Some(Box::new(Tree::Leaf(a)))),
+                    Tree::Or(vec![Tree::Leaf(a), Tree::Leaf(a)]),
+                ] {
+                    let fresh = rule_audience_result(&config, Some(&tree), &mut AttributeCache::new(&attrs), &[]);
+                    let remembered = rule_audience_result(&config, Some(&tree), &mut shared, &[]);
+                    assert_eq!(remembered, fresh, "audience {a}, round {round}, tree {tree:?}");
+                }
+            }
+        }
+        // All three outcomes occur: true (age 40 >= 0), false (age 40 >= 42), unknown (missing).
+        let results: Vec<_> =
+            [0, 42, 2].iter().map(|&a| rule_audience_result(&config, Some(&Tree::Leaf(a)), &mut shared, &[])).collect();
+        assert_eq!(results, [Some(true), Some(false), None]);
     }
 
     #[test]
