@@ -1,8 +1,9 @@
 //! Decision hot paths on the medium datafile (about 20 experiments, 20 flags, 18
 //! audiences of 3–5 conditions) with 10,000 users of 3 attributes, single thread, no
-//! event dispatcher. Run with `cargo bench -p vario-sdk --bench decide`.
+//! event dispatcher (except where an impression is queued), then `decide` from 2 threads.
+//! Run with `cargo bench -p vario-sdk --bench decide`.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use vario_sdk::{Attributes, Client, DecideOptions, DispatchError, EventDispatcher, LogEvent, ProjectConfig};
 use vario_testkit::{Shape, datafile, users};
 
@@ -114,5 +115,54 @@ fn bench(c: &mut Criterion) {
     });
 }
 
+/// `threads` threads each deciding `per_thread` times (flags and users vary) on one
+/// client, or each on a client of its own (`separate`): the mean time per decide. What
+/// a shared client adds over separate ones is what deciding threads contend on.
+fn parallel(threads: usize, per_thread: usize, separate: bool) -> f64 {
+    let make = || {
+        let config = ProjectConfig::from_value(&datafile(Shape::MEDIUM, 1)).expect("generated datafile is valid");
+        Client::builder().config(config.into()).build().expect("client starts")
+    };
+    let clients: Vec<Client> = (0..if separate { threads } else { 1 }).map(|_| make()).collect();
+    let users: Vec<(String, Attributes)> = users(USERS, 2).into_iter().map(|(id, a)| (id, a.into())).collect();
+    let flags: Vec<String> = (0..20).map(|f| format!("flag_{f}")).collect();
+    let barrier = std::sync::Barrier::new(threads);
+    let per_call: Vec<f64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let client = &clients[if separate { t } else { 0 }];
+                let (users, flags, barrier) = (&users, &flags, &barrier);
+                scope.spawn(move || {
+                    let contexts: Vec<_> =
+                        users.iter().map(|(id, a)| client.create_user_context(id.clone(), a.clone())).collect();
+                    barrier.wait();
+                    let started = std::time::Instant::now();
+                    for i in 0..per_thread {
+                        let k = i.wrapping_mul(7).wrapping_add(t * 13);
+                        std::hint::black_box(contexts[k % USERS].decide(&flags[k % 20], DecideOptions::NONE).enabled());
+                    }
+                    started.elapsed().as_nanos() as f64 / per_thread as f64
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(f64::NAN)).collect()
+    });
+    per_call.iter().sum::<f64>() / per_call.len() as f64
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    // `cargo test --benches` runs this file without `--bench`: keep that short.
+    let per_thread = if std::env::args().any(|a| a == "--bench") { 2_000_000 } else { 10_000 };
+    for _ in 0..3 {
+        eprintln!(
+            "decide_one_flag, ns per call: 1 thread {:.1}; 2 threads on one client {:.1}; 2 threads on a client each {:.1}",
+            parallel(1, per_thread, false),
+            parallel(2, per_thread, false),
+            parallel(2, per_thread, true)
+        );
+    }
+    Criterion::default().configure_from_args().final_summary();
+}
