@@ -69,12 +69,18 @@ impl Inner {
 /// A config together with what is derived from it once (the event factory).
 pub(crate) struct Loaded {
     pub(crate) config: Arc<ProjectConfig>,
-    pub(crate) events: EventFactory,
+    pub(crate) events: Arc<EventFactory>,
 }
 
 impl Loaded {
     pub(crate) fn new(config: Arc<ProjectConfig>) -> Arc<Self> {
-        Arc::new(Self { events: EventFactory::new(&config), config })
+        Arc::new(Self { events: Arc::new(EventFactory::new(&config)), config })
+    }
+
+    /// Another handle on the same config and event factory, with a reference count of
+    /// its own (see `current`).
+    pub(crate) fn handle(&self) -> Arc<Self> {
+        Arc::new(Self { config: Arc::clone(&self.config), events: Arc::clone(&self.events) })
     }
 }
 
