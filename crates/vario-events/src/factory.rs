@@ -13,9 +13,10 @@ use vario_datafile::{EventIndex, ProjectConfig};
 
 use crate::ACTIVATE_EVENT_KEY;
 use crate::attributes::AttributeIds;
+use crate::event_tags::EventTags;
 use crate::inputs::{EventRef, Impression};
 use crate::model::{Decision, DecisionMetadata, Snapshot, SnapshotEvent, Visitor};
-use crate::strip::{strip_map, strip_map_in_place};
+use crate::strip::strip_map_in_place;
 use crate::tags;
 use crate::user_event::{Envelope, UserEvent};
 
@@ -92,7 +93,8 @@ impl EventFactory {
         tags: Option<&Map<String, Value>>,
     ) -> Option<UserEvent> {
         let (id, key) = self.event(event.into())?;
-        Some(self.build_conversion(id, key, user_id, attributes, tags.map(strip_map)))
+        let (revenue, value) = tags.map_or((None, None), |t| (tags::revenue_value(t), tags::numeric_value(t)));
+        Some(self.build_conversion(id, key, user_id, attributes, (revenue, value), tags.map(EventTags::render)))
     }
 
     /// [`EventFactory::conversion`] taking the tags by value, which spares copying them.
@@ -107,7 +109,9 @@ impl EventFactory {
         if let Some(tags) = &mut tags {
             strip_map_in_place(tags);
         }
-        Some(self.build_conversion(id, key, user_id, attributes, tags))
+        // Stripping does not change revenue or value.
+        let (revenue, value) = tags.as_ref().map_or((None, None), |t| (tags::revenue_value(t), tags::numeric_value(t)));
+        Some(self.build_conversion(id, key, user_id, attributes, (revenue, value), tags.map(EventTags::Object)))
     }
 
     /// The id and key of a conversion event that `track` may send.
@@ -121,20 +125,19 @@ impl EventFactory {
         (!key.is_empty()).then_some((id, key))
     }
 
-    /// A conversion with already stripped tags; stripping does not change revenue or value.
+    /// A conversion with its `revenue` and `value` read from the tags already.
     fn build_conversion(
         &self,
         id: &SmolStr,
         key: &SmolStr,
         user_id: &str,
         attributes: &Attributes,
-        tags: Option<Map<String, Value>>,
+        (revenue, value): (Option<serde_json::Number>, Option<f64>),
+        tags: Option<EventTags>,
     ) -> UserEvent {
         let mut event = self.snapshot_event(id.clone(), key.clone());
-        if let Some(tags) = &tags {
-            event.revenue = tags::revenue_value(tags);
-            event.value = tags::numeric_value(tags);
-        }
+        event.revenue = revenue;
+        event.value = value;
         event.tags = tags;
         let snapshot = Snapshot { events: vec![event], decisions: None };
         self.user_event(user_id, attributes, snapshot)

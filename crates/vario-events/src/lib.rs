@@ -43,6 +43,7 @@
 mod attributes;
 mod batch;
 mod dispatch;
+mod event_tags;
 mod factory;
 mod inputs;
 mod log_event;
@@ -56,6 +57,7 @@ mod write;
 
 pub use attributes::RESERVED_PREFIX;
 pub use dispatch::{CollectingDispatcher, DispatchError, EventDispatcher};
+pub use event_tags::EventTags;
 pub use factory::{EventFactory, conversion, impression};
 pub use inputs::{EventRef, Impression, RuleType};
 pub use log_event::{HEADERS, HTTP_VERB, LogEvent};

@@ -72,7 +72,7 @@ fn event(out: &mut Vec<u8>, e: &SnapshotEvent) {
     }
     if let Some(tags) = &e.tags {
         out.extend_from_slice(br#","tags":"#);
-        object(out, tags);
+        tags.write(out);
     }
     out.push(b'}');
 }
@@ -147,7 +147,8 @@ fn value(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
-fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
+/// A JSON object with §5 applied at every depth.
+pub(crate) fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
     out.push(b'{');
     let mut first = true;
     for (k, v) in map {
