@@ -14,6 +14,7 @@ use vario_datafile::{EventIndex, ProjectConfig};
 use crate::ACTIVATE_EVENT_KEY;
 use crate::attributes::AttributeIds;
 use crate::event_tags::EventTags;
+use crate::event_uuid::EventUuid;
 use crate::inputs::{EventRef, Impression};
 use crate::model::{Decision, DecisionMetadata, Snapshot, SnapshotEvent, Visitor};
 use crate::strip::strip_map_in_place;
@@ -181,9 +182,9 @@ fn is_numeric_id(id: &str) -> bool {
 }
 
 /// A random UUID v4, lower-case hyphenated.
-fn new_uuid() -> SmolStr {
+fn new_uuid() -> EventUuid {
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    SmolStr::new(Uuid::new_v4().hyphenated().encode_lower(&mut buf))
+    EventUuid::from(&*Uuid::new_v4().hyphenated().encode_lower(&mut buf))
 }
 
 /// Now, in epoch milliseconds rounded to nearest; 0 if the clock is before 1970.

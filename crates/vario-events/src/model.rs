@@ -15,6 +15,7 @@ use serde_json::{Number, Value};
 use smol_str::SmolStr;
 
 use crate::event_tags::EventTags;
+use crate::event_uuid::EventUuid;
 use crate::serde_util::{null_as_default, serialize_stripped, timestamp_ms};
 
 /// One POST body: the envelope of a config and one visitor per user event.
@@ -74,7 +75,7 @@ pub struct SnapshotEvent {
     pub entity_id: SmolStr,
     /// Random UUID v4, lower-case hyphenated.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub uuid: SmolStr,
+    pub uuid: EventUuid,
     /// `campaign_activated` or the event key.
     #[serde(default, deserialize_with = "null_as_default")]
     pub key: SmolStr,

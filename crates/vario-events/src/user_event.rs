@@ -7,6 +7,7 @@ use serde_json::Value;
 use smol_str::SmolStr;
 use vario_datafile::ProjectConfig;
 
+use crate::event_uuid::EventUuid;
 use crate::model::{SnapshotEvent, Visitor};
 
 /// What a batch takes from its first event (events.md §2) and where it is sent (§1).
@@ -110,7 +111,7 @@ impl UserEvent {
     #[must_use]
     pub fn with_uuid(mut self, uuid: impl Into<SmolStr>) -> Self {
         if let Some(event) = self.event_mut() {
-            event.uuid = uuid.into();
+            event.uuid = EventUuid::from(uuid.into());
         }
         self
     }

@@ -57,7 +57,7 @@ fn event(out: &mut Vec<u8>, e: &SnapshotEvent) {
     out.extend_from_slice(br#"{"entity_id":""#);
     text(out, &e.entity_id);
     out.extend_from_slice(br#"","uuid":""#);
-    text(out, &e.uuid);
+    text_bytes(out, e.uuid.as_bytes());
     out.extend_from_slice(br#"","key":""#);
     text(out, &e.key);
     out.extend_from_slice(br#"","timestamp":"#);
@@ -188,7 +188,12 @@ fn string(out: &mut Vec<u8>, s: &str) {
 /// backslash, controls below 0x20 as `\b \t \n \f \r` or `\u00xx`.
 #[inline]
 fn text(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
+    text_bytes(out, s.as_bytes());
+}
+
+/// [`text`] of the bytes of a `str`.
+#[inline]
+fn text_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     if is_plain(bytes) {
         out.extend_from_slice(bytes);
         return;
