@@ -118,9 +118,16 @@ pub fn finite_number(n: &serde_json::Number) -> Option<f64> {
     n.as_f64().filter(|f| f.is_finite() && f.abs() <= MAX_SAFE_NUMBER)
 }
 
-/// Compiles an audience's `conditions` value.
+/// Compiles an audience's `conditions` value. Operands are put cheapest first: the
+/// result of `and`/`or` does not depend on their order (conditions have no effects),
+/// and a cheap operand that decides spares evaluating the dearer ones.
 pub(crate) fn compile_conditions(value: &Value, slots: &mut Slots) -> ConditionTree {
-    tree::compile(value, &mut |leaf| compile_leaf(leaf, slots))
+    let mut tree = tree::compile(value, &mut |leaf| compile_leaf(leaf, slots));
+    tree.order_operands_by_cost(&|c: &Condition| match c.matcher {
+        Matcher::Exists | Matcher::Qualified(_) | Matcher::Exact(_) | Matcher::Compare(..) => 1,
+        Matcher::Substring(_) | Matcher::Semver(..) => 3,
+    });
+    tree
 }
 
 fn compile_leaf(value: &Value, slots: &mut Slots) -> ConditionTree {

@@ -63,6 +63,25 @@ impl<L> Tree<L> {
         }
     }
 
+    /// Sorts the operands of every `and`/`or` by their cost (stable: equal costs keep
+    /// their order), where a leaf costs `cost(leaf)` and a sub-tree the sum of its
+    /// leaves; returns the tree's cost. Only for trees whose leaves have no effects.
+    pub fn order_operands_by_cost(&mut self, cost: &impl Fn(&L) -> u32) -> u32 {
+        match self {
+            Self::And(items) | Self::Or(items) => {
+                let mut costed: Vec<(u32, Self)> =
+                    std::mem::take(items).into_iter().map(|mut t| (t.order_operands_by_cost(cost), t)).collect();
+                costed.sort_by_key(|(c, _)| *c);
+                let total = costed.iter().fold(0u32, |sum, (c, _)| sum.saturating_add(*c));
+                *items = costed.into_iter().map(|(_, t)| t).collect();
+                total
+            }
+            Self::Not(Some(inner)) => inner.order_operands_by_cost(cost),
+            Self::Leaf(l) => cost(l),
+            Self::Not(None) | Self::Unknown => 0,
+        }
+    }
+
     /// Visits every leaf.
     pub fn for_each_leaf(&self, f: &mut impl FnMut(&L)) {
         match self {
@@ -131,6 +150,44 @@ mod tests {
         assert_eq!(eval(json!(["or"])), Some(false));
         assert_eq!(eval(json!(["not"])), None);
         assert_eq!(eval(json!(["and", []])), None);
+    }
+
+    #[test]
+    fn operands_go_cheapest_first_keeping_order_among_equals() {
+        let mut tree = compile(&json!(["and", "dear", "a", ["or", "dear", "b"], "c", ["not", "d"]]), &mut |leaf| {
+            Tree::Leaf(leaf.as_str().unwrap_or("").to_owned())
+        });
+        let cost = |l: &String| if l == "dear" { 3 } else { 1 };
+        assert_eq!(tree.order_operands_by_cost(&cost), 10);
+        let mut leaves = Vec::new();
+        tree.for_each_leaf(&mut |l: &String| leaves.push(l.clone()));
+        assert_eq!(leaves, ["a", "c", "d", "dear", "b", "dear"]);
+    }
+
+    fn arbitrary_tree() -> impl proptest::strategy::Strategy<Value = Tree<(u8, Option<bool>)>> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            (0u8..5, prop::option::of(any::<bool>())).prop_map(Tree::Leaf),
+            Just(Tree::Unknown),
+            Just(Tree::Not(None)),
+        ];
+        leaf.prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Tree::And),
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Tree::Or),
+                inner.prop_map(|t| Tree::Not(Some(Box::new(t)))),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ordering_operands_never_changes_a_result(tree in arbitrary_tree()) {
+            let before = tree.evaluate(&mut |&(_, r): &(u8, Option<bool>)| r);
+            let mut ordered = tree.clone();
+            ordered.order_operands_by_cost(&|&(c, _): &(u8, Option<bool>)| u32::from(c));
+            proptest::prop_assert_eq!(ordered.evaluate(&mut |&(_, r): &(u8, Option<bool>)| r), before);
+        }
     }
 
     #[test]
