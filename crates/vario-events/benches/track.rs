@@ -35,7 +35,7 @@ fn track(c: &mut Criterion) {
     c.bench_function("track_to_json", |b| {
         b.iter(|| {
             let event = factory.conversion(black_box("purchase"), black_box("user_4"), &attributes, tags);
-            event.map(|e| LogEvent::from(e).to_json_bytes())
+            event.map(|e| LogEvent::from(e).into_json_bytes())
         });
     });
 }

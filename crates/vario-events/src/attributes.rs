@@ -9,18 +9,30 @@ use vario_core::{AttributeValue, Attributes};
 use vario_datafile::{ProjectConfig, finite_number};
 
 use crate::model::VisitorAttribute;
+use crate::write;
 use crate::{BOT_FILTERING_KEY, CUSTOM_ATTRIBUTE_TYPE};
 
 /// The prefix of reserved attribute keys, sent even when undeclared.
 pub const RESERVED_PREFIX: &str = "$opt_";
 
+/// A declared attribute as events send it.
+#[derive(Debug, Clone)]
+struct Declared {
+    key: SmolStr,
+    id: SmolStr,
+    /// The entry's JSON up to its value.
+    prefix: Box<[u8]>,
+}
+
 /// Attribute ids of one config, ready to be copied into events.
 #[derive(Debug, Clone)]
 pub(crate) struct AttributeIds {
-    /// Declared key → (key, id).
-    declared: FxHashMap<Box<str>, (SmolStr, SmolStr)>,
+    /// Declared key → its entry.
+    declared: FxHashMap<Box<str>, Declared>,
     /// The `$opt_bot_filtering` entry, when the datafile's `botFiltering` is a boolean.
     bot_filtering: Option<VisitorAttribute>,
+    /// That entry's JSON.
+    bot_filtering_json: Option<Box<[u8]>>,
 }
 
 impl AttributeIds {
@@ -29,14 +41,59 @@ impl AttributeIds {
         for attribute in &config.attributes {
             // The config decides which declaration of a repeated key wins.
             if let Some(winner) = config.attribute_by_key(&attribute.key) {
-                declared.insert(winner.key.as_str().into(), (SmolStr::new(&winner.key), SmolStr::new(&winner.id)));
+                let prefix = entry_prefix(&winner.id, &winner.key);
+                declared.insert(
+                    winner.key.as_str().into(),
+                    Declared { key: SmolStr::new(&winner.key), id: SmolStr::new(&winner.id), prefix },
+                );
             }
         }
         let bot_filtering = config.bot_filtering.map(|on| {
             let key = SmolStr::new_static(BOT_FILTERING_KEY);
             attribute(key.clone(), key, Value::Bool(on))
         });
-        Self { declared, bot_filtering }
+        let bot_filtering_json = config.bot_filtering.map(|on| {
+            let mut json = entry_prefix(BOT_FILTERING_KEY, BOT_FILTERING_KEY).into_vec();
+            write::boolean(&mut json, on);
+            json.push(b'}');
+            json.into_boxed_slice()
+        });
+        Self { declared, bot_filtering, bot_filtering_json }
+    }
+
+    /// Writes the entries [`Self::visitor_attributes`] makes, comma-separated, as the
+    /// batch writer writes them, without making them.
+    pub(crate) fn write_visitor_attributes(&self, out: &mut Vec<u8>, attributes: &Attributes) {
+        let mut first = true;
+        let mut separate = |out: &mut Vec<u8>| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+        };
+        for (key, value) in attributes.iter() {
+            if !has_event_value(value) {
+                continue;
+            }
+            match self.declared.get(key) {
+                // The reference SDK tests the id for truth: a declared empty id drops the entry.
+                Some(declared) if declared.id.is_empty() => continue,
+                Some(declared) => {
+                    separate(out);
+                    out.extend_from_slice(&declared.prefix);
+                }
+                None if key.starts_with(RESERVED_PREFIX) => {
+                    separate(out);
+                    out.extend_from_slice(&entry_prefix(key, key));
+                }
+                None => continue,
+            }
+            write_event_value(out, value);
+            out.push(b'}');
+        }
+        if let Some(json) = &self.bot_filtering_json {
+            separate(out);
+            out.extend_from_slice(json);
+        }
     }
 
     pub(crate) fn visitor_attributes(&self, attributes: &Attributes) -> Vec<VisitorAttribute> {
@@ -44,7 +101,7 @@ impl AttributeIds {
         for (key, value) in attributes.iter() {
             let Some(value) = event_value(value) else { continue };
             let (key, id) = match self.declared.get(key) {
-                Some((key, id)) => (key.clone(), id.clone()),
+                Some(declared) => (declared.key.clone(), declared.id.clone()),
                 None if key.starts_with(RESERVED_PREFIX) => {
                     let key = SmolStr::new(key);
                     (key.clone(), key)
@@ -63,6 +120,38 @@ impl AttributeIds {
 
 fn attribute(entity_id: SmolStr, key: SmolStr, value: Value) -> VisitorAttribute {
     VisitorAttribute { entity_id, key, attribute_type: SmolStr::new_static(CUSTOM_ATTRIBUTE_TYPE), value }
+}
+
+/// The JSON of an attribute entry up to its value: `{"entity_id":"…","key":"…","type":"custom","value":`.
+fn entry_prefix(entity_id: &str, key: &str) -> Box<[u8]> {
+    let mut json = Vec::with_capacity(48 + entity_id.len() + key.len());
+    json.extend_from_slice(br#"{"entity_id":"#);
+    write::string(&mut json, entity_id);
+    json.extend_from_slice(br#","key":"#);
+    write::string(&mut json, key);
+    json.extend_from_slice(br#","type":"#);
+    write::string(&mut json, CUSTOM_ATTRIBUTE_TYPE);
+    json.extend_from_slice(br#","value":"#);
+    json.into_boxed_slice()
+}
+
+/// Whether [`event_value`] gives a value (the entry is sent).
+fn has_event_value(value: &AttributeValue) -> bool {
+    match value {
+        AttributeValue::String(_) | AttributeValue::Bool(_) => true,
+        AttributeValue::Number(n) => finite_number(n).is_some(),
+        AttributeValue::Null | AttributeValue::Other(_) => false,
+    }
+}
+
+/// Writes what [`event_value`] gives, as the batch writer writes that JSON value.
+fn write_event_value(out: &mut Vec<u8>, value: &AttributeValue) {
+    match value {
+        AttributeValue::String(s) => write::string(out, s),
+        AttributeValue::Bool(b) => write::boolean(out, *b),
+        AttributeValue::Number(n) => write::number(out, n),
+        AttributeValue::Null | AttributeValue::Other(_) => write::value(out, &Value::Null),
+    }
 }
 
 /// The value sent for an attribute: strings, booleans and numbers that are finite with

@@ -1,11 +1,7 @@
-//! The `tags` of a conversion: the caller's object, sent verbatim after §5 stripping.
-//!
-//! `track` borrows the caller's tags, so the event needs its own copy. Copying the map
-//! costs an allocation per key, per string value and two for the map, and freeing them
-//! as many again; the batch writer then walks it. Writing the stripped JSON once, when
-//! the event is built, costs one allocation, and the batch writer copies the bytes. So
-//! events built from borrowed tags hold them [`EventTags::Rendered`]; tags read from a
-//! payload or handed over by value stay an [`EventTags::Object`].
+//! The `tags` of a conversion in the wire model: the caller's object, sent verbatim
+//! after §5 stripping. Tags read from a payload are an [`EventTags::Object`]; tags
+//! written once as the JSON that is sent ([`EventTags::render`]) cost one allocation
+//! instead of one per key and string value, and are copied as bytes when written.
 
 use std::borrow::Cow;
 

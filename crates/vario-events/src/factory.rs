@@ -13,13 +13,13 @@ use vario_datafile::{EventIndex, ProjectConfig};
 
 use crate::ACTIVATE_EVENT_KEY;
 use crate::attributes::AttributeIds;
-use crate::event_tags::EventTags;
 use crate::event_uuid::EventUuid;
 use crate::inputs::{EventRef, Impression};
 use crate::model::{Decision, DecisionMetadata, Snapshot, SnapshotEvent, Visitor};
 use crate::strip::strip_map_in_place;
 use crate::tags;
-use crate::user_event::{Envelope, UserEvent};
+use crate::user_event::{Envelope, RenderedEvent, UserEvent};
+use crate::write::{self, EventFields};
 
 /// Makes the events of one config. Build it once per config: it resolves ids and keys
 /// once, and its events share one envelope.
@@ -61,6 +61,12 @@ impl EventFactory {
 
     /// The impression of a decision, with the id normalisation of events.md §3.3.
     pub fn impression(&self, impression: &Impression<'_>) -> UserEvent {
+        self.impression_at(impression, now_ms())
+    }
+
+    /// [`EventFactory::impression`] of a decision made at `timestamp_ms` (epoch
+    /// milliseconds), for impressions built after their decision.
+    pub fn impression_at(&self, impression: &Impression<'_>, timestamp_ms: i64) -> UserEvent {
         let campaign = if impression.layer_id.is_empty() { impression.experiment_id } else { impression.layer_id };
         let (variation_id, variation_key) = match impression.variation {
             Some((id, key)) => (is_numeric_id(id).then(|| SmolStr::new(id)), SmolStr::new(key)),
@@ -79,7 +85,8 @@ impl EventFactory {
                 cmab_uuid: impression.cmab_uuid.filter(|u| !u.is_empty()).map(SmolStr::new),
             },
         };
-        let event = self.snapshot_event(decision.campaign_id.clone(), SmolStr::new_static(ACTIVATE_EVENT_KEY));
+        let event =
+            self.snapshot_event(decision.campaign_id.clone(), SmolStr::new_static(ACTIVATE_EVENT_KEY), timestamp_ms);
         let snapshot = Snapshot { events: vec![event], decisions: Some(vec![decision]) };
         self.user_event(impression.user_id, impression.attributes, snapshot)
     }
@@ -94,8 +101,7 @@ impl EventFactory {
         tags: Option<&Map<String, Value>>,
     ) -> Option<UserEvent> {
         let (id, key) = self.event(event.into())?;
-        let (revenue, value) = tags.map_or((None, None), |t| (tags::revenue_value(t), tags::numeric_value(t)));
-        Some(self.build_conversion(id, key, user_id, attributes, (revenue, value), tags.map(EventTags::render)))
+        Some(self.write_conversion(id, key, user_id, attributes, tags))
     }
 
     /// [`EventFactory::conversion`] taking the tags by value, which spares copying them.
@@ -110,9 +116,8 @@ impl EventFactory {
         if let Some(tags) = &mut tags {
             strip_map_in_place(tags);
         }
-        // Stripping does not change revenue or value.
-        let (revenue, value) = tags.as_ref().map_or((None, None), |t| (tags::revenue_value(t), tags::numeric_value(t)));
-        Some(self.build_conversion(id, key, user_id, attributes, (revenue, value), tags.map(EventTags::Object)))
+        // Stripping does not change revenue or value, and the writer strips anyway.
+        Some(self.write_conversion(id, key, user_id, attributes, tags.as_ref()))
     }
 
     /// The id and key of a conversion event that `track` may send.
@@ -126,26 +131,41 @@ impl EventFactory {
         (!key.is_empty()).then_some((id, key))
     }
 
-    /// A conversion with its `revenue` and `value` read from the tags already.
-    fn build_conversion(
+    /// A conversion, written straight into its visitor JSON: the same bytes as the model
+    /// of it would give, without building the model (see [`UserEvent`]).
+    fn write_conversion(
         &self,
         id: &SmolStr,
         key: &SmolStr,
         user_id: &str,
         attributes: &Attributes,
-        (revenue, value): (Option<serde_json::Number>, Option<f64>),
-        tags: Option<EventTags>,
+        tags: Option<&Map<String, Value>>,
     ) -> UserEvent {
-        let mut event = self.snapshot_event(id.clone(), key.clone());
-        event.revenue = revenue;
-        event.value = value;
-        event.tags = tags;
-        let snapshot = Snapshot { events: vec![event], decisions: None };
-        self.user_event(user_id, attributes, snapshot)
+        let uuid = new_uuid();
+        let timestamp = now_ms();
+        let revenue = tags.and_then(tags::revenue_value);
+        let fields = EventFields {
+            entity_id: id,
+            uuid: uuid.as_bytes(),
+            key,
+            timestamp,
+            revenue: revenue.as_ref(),
+            value: tags.and_then(tags::numeric_value),
+        };
+        let mut json = Vec::with_capacity(256 + 64 * attributes.len());
+        write::conversion_visitor(
+            &mut json,
+            &fields,
+            tags,
+            |out| self.attributes.write_visitor_attributes(out, attributes),
+            user_id,
+        );
+        let event = RenderedEvent { uuid, timestamp, impression: false, user_id: SmolStr::new(user_id) };
+        UserEvent::rendered(self.envelope.clone(), json, event)
     }
 
-    fn snapshot_event(&self, entity_id: SmolStr, key: SmolStr) -> SnapshotEvent {
-        SnapshotEvent { entity_id, uuid: new_uuid(), key, timestamp: now_ms(), revenue: None, value: None, tags: None }
+    fn snapshot_event(&self, entity_id: SmolStr, key: SmolStr, timestamp: i64) -> SnapshotEvent {
+        SnapshotEvent { entity_id, uuid: new_uuid(), key, timestamp, revenue: None, value: None, tags: None }
     }
 
     fn user_event(&self, user_id: &str, attributes: &Attributes, snapshot: Snapshot) -> UserEvent {

@@ -1,7 +1,7 @@
 //! One user's impression or conversion, ready to be batched: the visitor as it goes on
 //! the wire plus the envelope of the config it was made from.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 use smol_str::SmolStr;
@@ -9,6 +9,7 @@ use vario_datafile::ProjectConfig;
 
 use crate::event_uuid::EventUuid;
 use crate::model::{SnapshotEvent, Visitor};
+use crate::write;
 
 /// What a batch takes from its first event (events.md §2) and where it is sent (§1).
 #[derive(Debug, Clone, PartialEq)]
@@ -40,17 +41,46 @@ impl Envelope {
 
 /// An impression or a conversion of one user. Made by [`crate::EventFactory`]; its uuid
 /// and timestamp are set at creation and may be replaced (tests, replay).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// It holds its visitor as the JSON that is sent: batches are that JSON joined, so an
+/// event is written once, when it is made, and sending it builds nothing. The wire
+/// model ([`Visitor`]) is read back from the JSON only when asked for
+/// ([`UserEvent::visitor`]: notification listeners, tests).
+#[derive(Clone)]
 pub struct UserEvent {
     envelope: Arc<Envelope>,
-    visitor: Visitor,
+    /// The visitor's compact JSON, exactly as sent.
+    json: Vec<u8>,
+    uuid: EventUuid,
+    timestamp: i64,
+    impression: bool,
+    user_id: SmolStr,
+    /// The model, once read back from `json` (or the one it was written from).
+    visitor: OnceLock<Visitor>,
 }
 
 impl UserEvent {
     /// Pairs a visitor with its envelope. The builders make visitors with exactly one
     /// snapshot holding exactly one event.
     pub(crate) fn new(envelope: Arc<Envelope>, visitor: Visitor) -> Self {
-        Self { envelope, visitor }
+        let mut json = Vec::with_capacity(512);
+        write::visitor(&mut json, &visitor);
+        let event = visitor.snapshots.first().and_then(|s| s.events.first());
+        Self {
+            uuid: event.map(|e| e.uuid.clone()).unwrap_or_default(),
+            timestamp: event.map_or(0, |e| e.timestamp),
+            impression: visitor.snapshots.first().is_some_and(|s| s.decisions.is_some()),
+            user_id: visitor.visitor_id.clone(),
+            envelope,
+            json,
+            visitor: OnceLock::from(visitor),
+        }
+    }
+
+    /// An event whose visitor JSON was written directly (see `write::conversion_visitor`).
+    pub(crate) fn rendered(envelope: Arc<Envelope>, json: Vec<u8>, event: RenderedEvent) -> Self {
+        let RenderedEvent { uuid, timestamp, impression, user_id } = event;
+        Self { envelope, json, uuid, timestamp, impression, user_id, visitor: OnceLock::new() }
     }
 
     /// The envelope of the config the event was made from.
@@ -63,43 +93,45 @@ impl UserEvent {
         &self.envelope
     }
 
-    /// The visitor as sent.
-    pub fn visitor(&self) -> &Visitor {
-        &self.visitor
+    /// The visitor's JSON, exactly as sent.
+    pub fn visitor_json(&self) -> &[u8] {
+        &self.json
     }
 
-    /// The visitor as sent, without copying.
+    /// The visitor as sent (read back from its JSON on first use).
+    pub fn visitor(&self) -> &Visitor {
+        self.visitor.get_or_init(|| read_visitor(&self.json))
+    }
+
+    /// The visitor as sent, without copying when it was read already.
     pub fn into_visitor(self) -> Visitor {
-        self.visitor
+        let Self { json, visitor, .. } = self;
+        visitor.into_inner().unwrap_or_else(|| read_visitor(&json))
     }
 
     /// The user id.
     pub fn user_id(&self) -> &str {
-        &self.visitor.visitor_id
+        &self.user_id
     }
 
     /// The snapshot event (the only one).
     pub fn event(&self) -> Option<&SnapshotEvent> {
-        self.visitor.snapshots.first()?.events.first()
-    }
-
-    fn event_mut(&mut self) -> Option<&mut SnapshotEvent> {
-        self.visitor.snapshots.first_mut()?.events.first_mut()
+        self.visitor().snapshots.first()?.events.first()
     }
 
     /// The event's uuid.
     pub fn uuid(&self) -> &str {
-        self.event().map_or("", |e| e.uuid.as_str())
+        self.uuid.as_str()
     }
 
     /// The event's timestamp, epoch milliseconds.
     pub fn timestamp(&self) -> i64 {
-        self.event().map_or(0, |e| e.timestamp)
+        self.timestamp
     }
 
     /// Whether this is an impression (it carries a decision).
     pub fn is_impression(&self) -> bool {
-        self.visitor.snapshots.first().is_some_and(|s| s.decisions.is_some())
+        self.impression
     }
 
     /// The endpoint a batch starting with this event goes to.
@@ -109,20 +141,25 @@ impl UserEvent {
 
     /// Replaces the uuid.
     #[must_use]
-    pub fn with_uuid(mut self, uuid: impl Into<SmolStr>) -> Self {
-        if let Some(event) = self.event_mut() {
-            event.uuid = EventUuid::from(uuid.into());
-        }
-        self
+    pub fn with_uuid(self, uuid: impl Into<SmolStr>) -> Self {
+        let uuid = EventUuid::from(uuid.into());
+        self.edited(|event| event.uuid = uuid)
     }
 
     /// Replaces the timestamp (epoch milliseconds).
     #[must_use]
-    pub fn with_timestamp(mut self, timestamp_ms: i64) -> Self {
-        if let Some(event) = self.event_mut() {
-            event.timestamp = timestamp_ms;
+    pub fn with_timestamp(self, timestamp_ms: i64) -> Self {
+        self.edited(|event| event.timestamp = timestamp_ms)
+    }
+
+    /// The event with its snapshot event changed by `edit`, written again.
+    fn edited(self, edit: impl FnOnce(&mut SnapshotEvent)) -> Self {
+        let envelope = Arc::clone(&self.envelope);
+        let mut visitor = self.into_visitor();
+        if let Some(event) = visitor.snapshots.first_mut().and_then(|s| s.events.first_mut()) {
+            edit(event);
         }
-        self
+        Self::new(envelope, visitor)
     }
 
     /// Whether this event may join a batch whose last event is `last` (events.md §8):
@@ -131,4 +168,38 @@ impl UserEvent {
         let (a, b) = (&*self.envelope, &*last.envelope);
         Arc::ptr_eq(&self.envelope, &last.envelope) || (a.revision == b.revision && a.project_id == b.project_id)
     }
+}
+
+/// What an event written directly says about itself (see [`UserEvent::rendered`]).
+pub(crate) struct RenderedEvent {
+    pub(crate) uuid: EventUuid,
+    pub(crate) timestamp: i64,
+    pub(crate) impression: bool,
+    pub(crate) user_id: SmolStr,
+}
+
+/// Equal when they are sent the same way: same envelope, same visitor JSON.
+impl PartialEq for UserEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.json == other.json && self.envelope == other.envelope
+    }
+}
+
+impl std::fmt::Debug for UserEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserEvent")
+            .field("envelope", &self.envelope)
+            .field("visitor", &String::from_utf8_lossy(&self.json))
+            .finish()
+    }
+}
+
+/// The model of a visitor JSON written by this crate. It always reads back; should it
+/// not (a bug), an empty visitor stands in rather than a panic.
+fn read_visitor(json: &[u8]) -> Visitor {
+    serde_json::from_slice(json).unwrap_or_else(|_| Visitor {
+        snapshots: Vec::new(),
+        attributes: Vec::new(),
+        visitor_id: SmolStr::default(),
+    })
 }

@@ -3,6 +3,11 @@
 //! call, and strings that need no escaping (nearly all) are copied in one go.
 //!
 //! Serde stays the reference: tests compare both outputs on every payload they build.
+//!
+//! The SDK's own events never become the model: a conversion's visitor is written
+//! straight from the `track` arguments ([`conversion_visitor`], the same bytes the model
+//! would give), and a batch is its header ([`batch_open`]) and its events' visitor JSON
+//! joined.
 
 use serde_json::{Map, Value};
 
@@ -12,26 +17,58 @@ use crate::strip::is_stripped;
 /// Appends the compact JSON of `batch` to `out`. Literals carry the quotes around the
 /// strings that follow them, so that a string costs one copy.
 pub(crate) fn batch(out: &mut Vec<u8>, batch: &EventBatch) {
-    out.extend_from_slice(br#"{"account_id":""#);
-    text(out, &batch.account_id);
-    out.extend_from_slice(br#"","project_id":""#);
-    text(out, &batch.project_id);
-    out.extend_from_slice(br#"","revision":""#);
-    text(out, &batch.revision);
-    out.extend_from_slice(br#"","client_name":""#);
-    text(out, &batch.client_name);
-    out.extend_from_slice(br#"","client_version":""#);
-    text(out, &batch.client_version);
-    out.extend_from_slice(br#"","anonymize_ip":"#);
-    value(out, &batch.anonymize_ip);
-    out.extend_from_slice(br#","enrich_decisions":"#);
-    boolean(out, batch.enrich_decisions);
-    out.extend_from_slice(br#","visitors":["#);
+    batch_open(
+        out,
+        &Header {
+            account_id: &batch.account_id,
+            project_id: &batch.project_id,
+            revision: &batch.revision,
+            client_name: &batch.client_name,
+            client_version: &batch.client_version,
+            anonymize_ip: &batch.anonymize_ip,
+            enrich_decisions: batch.enrich_decisions,
+        },
+    );
     items(out, &batch.visitors, visitor);
+    batch_close(out);
+}
+
+/// The fields of a batch before its visitors.
+pub(crate) struct Header<'a> {
+    pub(crate) account_id: &'a str,
+    pub(crate) project_id: &'a str,
+    pub(crate) revision: &'a str,
+    pub(crate) client_name: &'a str,
+    pub(crate) client_version: &'a str,
+    pub(crate) anonymize_ip: &'a Value,
+    pub(crate) enrich_decisions: bool,
+}
+
+/// A batch up to its first visitor.
+pub(crate) fn batch_open(out: &mut Vec<u8>, h: &Header<'_>) {
+    out.extend_from_slice(br#"{"account_id":""#);
+    text(out, h.account_id);
+    out.extend_from_slice(br#"","project_id":""#);
+    text(out, h.project_id);
+    out.extend_from_slice(br#"","revision":""#);
+    text(out, h.revision);
+    out.extend_from_slice(br#"","client_name":""#);
+    text(out, h.client_name);
+    out.extend_from_slice(br#"","client_version":""#);
+    text(out, h.client_version);
+    out.extend_from_slice(br#"","anonymize_ip":"#);
+    value(out, h.anonymize_ip);
+    out.extend_from_slice(br#","enrich_decisions":"#);
+    boolean(out, h.enrich_decisions);
+    out.extend_from_slice(br#","visitors":["#);
+}
+
+/// A batch after its last visitor.
+pub(crate) fn batch_close(out: &mut Vec<u8>) {
     out.extend_from_slice(b"]}");
 }
 
-fn visitor(out: &mut Vec<u8>, v: &Visitor) {
+pub(crate) fn visitor(out: &mut Vec<u8>, v: &Visitor) {
     out.extend_from_slice(br#"{"snapshots":["#);
     items(out, &v.snapshots, snapshot);
     out.extend_from_slice(br#"],"attributes":["#);
@@ -54,15 +91,38 @@ fn snapshot(out: &mut Vec<u8>, s: &Snapshot) {
 }
 
 fn event(out: &mut Vec<u8>, e: &SnapshotEvent) {
+    let fields = EventFields {
+        entity_id: &e.entity_id,
+        uuid: e.uuid.as_bytes(),
+        key: &e.key,
+        timestamp: e.timestamp,
+        revenue: e.revenue.as_ref(),
+        value: e.value,
+    };
+    event_fields(out, &fields, e.tags.as_ref().map(|t| |out: &mut Vec<u8>| t.write(out)));
+}
+
+/// The fields of a snapshot event, borrowed from wherever they are.
+pub(crate) struct EventFields<'a> {
+    pub(crate) entity_id: &'a str,
+    pub(crate) uuid: &'a [u8],
+    pub(crate) key: &'a str,
+    pub(crate) timestamp: i64,
+    pub(crate) revenue: Option<&'a serde_json::Number>,
+    pub(crate) value: Option<f64>,
+}
+
+/// A snapshot event; `tags` writes the tags object, when there are tags.
+fn event_fields(out: &mut Vec<u8>, e: &EventFields<'_>, tags: Option<impl FnOnce(&mut Vec<u8>)>) {
     out.extend_from_slice(br#"{"entity_id":""#);
-    text(out, &e.entity_id);
+    text(out, e.entity_id);
     out.extend_from_slice(br#"","uuid":""#);
-    text_bytes(out, e.uuid.as_bytes());
+    text_bytes(out, e.uuid);
     out.extend_from_slice(br#"","key":""#);
-    text(out, &e.key);
+    text(out, e.key);
     out.extend_from_slice(br#"","timestamp":"#);
     number(out, &e.timestamp);
-    if let Some(revenue) = &e.revenue {
+    if let Some(revenue) = e.revenue {
         out.extend_from_slice(br#","revenue":"#);
         number(out, revenue);
     }
@@ -70,11 +130,30 @@ fn event(out: &mut Vec<u8>, e: &SnapshotEvent) {
         out.extend_from_slice(br#","value":"#);
         number(out, &v);
     }
-    if let Some(tags) = &e.tags {
+    if let Some(tags) = tags {
         out.extend_from_slice(br#","tags":"#);
-        tags.write(out);
+        tags(out);
     }
     out.push(b'}');
+}
+
+/// The visitor of a conversion, exactly as [`visitor`] writes the model the factory
+/// would build for it (one snapshot, one event, no decisions), without building it.
+/// `attributes` writes the attribute entries, comma-separated.
+pub(crate) fn conversion_visitor(
+    out: &mut Vec<u8>,
+    event: &EventFields<'_>,
+    tags: Option<&Map<String, Value>>,
+    attributes: impl FnOnce(&mut Vec<u8>),
+    visitor_id: &str,
+) {
+    out.extend_from_slice(br#"{"snapshots":[{"events":["#);
+    event_fields(out, event, tags.map(|t| |out: &mut Vec<u8>| object(out, t)));
+    out.extend_from_slice(br#"]}],"attributes":["#);
+    attributes(out);
+    out.extend_from_slice(br#"],"visitor_id":""#);
+    text(out, visitor_id);
+    out.extend_from_slice(br#""}"#);
 }
 
 fn decision(out: &mut Vec<u8>, d: &Decision) {
@@ -132,7 +211,7 @@ fn items<T>(out: &mut Vec<u8>, items: &[T], write: impl Fn(&mut Vec<u8>, &T)) {
 }
 
 /// A JSON value with §5 stripping.
-fn value(out: &mut Vec<u8>, v: &Value) {
+pub(crate) fn value(out: &mut Vec<u8>, v: &Value) {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => boolean(out, *b),
@@ -167,18 +246,18 @@ pub(crate) fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
     out.push(b'}');
 }
 
-fn boolean(out: &mut Vec<u8>, b: bool) {
+pub(crate) fn boolean(out: &mut Vec<u8>, b: bool) {
     out.extend_from_slice(if b { b"true" } else { b"false" });
 }
 
 /// Numbers go through serde_json so that their spelling is serde_json's exactly.
-fn number<T: serde::Serialize>(out: &mut Vec<u8>, n: &T) {
+pub(crate) fn number<T: serde::Serialize>(out: &mut Vec<u8>, n: &T) {
     // Writing a number into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, n);
 }
 
 /// A JSON string, quotes included.
-fn string(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     text(out, s);
     out.push(b'"');
@@ -187,7 +266,7 @@ fn string(out: &mut Vec<u8>, s: &str) {
 /// The inside of a JSON string, escaped as serde_json escapes: `"` and `\` with a
 /// backslash, controls below 0x20 as `\b \t \n \f \r` or `\u00xx`.
 #[inline]
-fn text(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn text(out: &mut Vec<u8>, s: &str) {
     text_bytes(out, s.as_bytes());
 }
 

@@ -31,7 +31,7 @@ pub(crate) fn send_impression(
     if client.inner.sink.is_off() {
         return;
     }
-    let (event, impression) = build_impression(loaded, user_id, attributes, &of);
+    let (event, impression) = build_impression(loaded, user_id, attributes, &of, None);
     client.inner.notifications.notify_with(|| ActivateNotification {
         experiment_key: impression.experiment_key,
         user_id: user_id.to_owned(),
@@ -53,6 +53,7 @@ fn build_impression(
     user_id: &str,
     attributes: &Attributes,
     of: &ImpressionOf<'_>,
+    timestamp: Option<i64>,
 ) -> (UserEvent, ImpressionSummary) {
     let impression = match *of {
         ImpressionOf::Activate(v) => Impression::of_activation(&loaded.config, v, user_id, attributes),
@@ -62,7 +63,11 @@ fn build_impression(
         experiment_key: impression.rule_key.to_owned(),
         variation_key: impression.variation.map(|(_, key)| key.to_owned()),
     };
-    (loaded.events.impression(&impression), summary)
+    let event = match timestamp {
+        Some(at) => loaded.events.impression_at(&impression, at),
+        None => loaded.events.impression(&impression),
+    };
+    (event, summary)
 }
 
 /// Impression of a decide call from a user context, whose id and attributes are
@@ -102,8 +107,7 @@ pub(crate) struct PendingImpression {
 impl PendingImpression {
     pub(crate) fn build(self) -> UserEvent {
         let of = ImpressionOf::Flag(&self.decision);
-        let (event, _) = build_impression(&self.loaded, &self.user_id, &self.attributes, &of);
-        event.with_timestamp(self.timestamp)
+        build_impression(&self.loaded, &self.user_id, &self.attributes, &of, Some(self.timestamp)).0
     }
 }
 

@@ -81,7 +81,7 @@ impl EventDispatcher for EventLines {
         let line = json!({
             "url": self.endpoint.as_deref().unwrap_or(&event.url),
             "http_verb": event.http_verb,
-            "params": event.params,
+            "params": event.params(),
         });
         let failed = |reason: String| DispatchError::Transport { url: "events-out".into(), reason };
         let mut out = self.out.lock().map_err(|_| failed("event sink poisoned".into()))?;

@@ -14,7 +14,7 @@ fn assert_payload(event: UserEvent, expected: Value) {
     assert_eq!(body(event), expected);
     assert_eq!(text, serde_json::to_string(&expected).unwrap());
     // The fast writer and serde agree byte for byte.
-    assert_eq!(text, serde_json::to_string(&log.params).unwrap());
+    assert_eq!(text, serde_json::to_string(&log.params()).unwrap());
 }
 
 #[test]
@@ -265,10 +265,10 @@ fn batch_of_three_has_one_visitor_per_event_in_order() {
     let c1 = factory.conversion("purchase", "user_1", &none, None).unwrap();
     let c2 = factory.conversion("purchase", "user_2", &none, None).unwrap();
     let log = LogEvent::from_events(&[imp, c1, c2]).unwrap();
-    let ids: Vec<_> = log.params.visitors.iter().map(|v| v.visitor_id.as_str()).collect();
+    let ids: Vec<_> = log.params().visitors.iter().map(|v| v.visitor_id.as_str()).collect();
     assert_eq!(ids, ["user_1", "user_1", "user_2"]);
-    assert!(log.params.visitors[0].snapshots[0].decisions.is_some());
-    assert!(log.params.visitors[1].snapshots[0].decisions.is_none());
+    assert!(log.params().visitors[0].snapshots[0].decisions.is_some());
+    assert!(log.params().visitors[1].snapshots[0].decisions.is_none());
     assert_eq!(log.url, "https://logx.optimizely.com/v1/events");
     assert_eq!(log.http_verb, "POST");
     assert_eq!(log.headers, [("Content-Type", "application/json")]);

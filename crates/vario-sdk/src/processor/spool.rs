@@ -95,12 +95,12 @@ impl Spool {
         let name = self.next_name();
         let tmp = self.dir.join(format!("{name}.{TMP_EXT}"));
         let path = self.dir.join(format!("{name}.{BATCH_EXT}"));
-        let header = json!({"vario_spool": VERSION, "url": log_event.url, "events": log_event.params.visitors.len()});
+        let header = json!({"vario_spool": VERSION, "url": log_event.url, "events": log_event.event_count()});
         let written = (|| {
             let mut file = File::options().write(true).create_new(true).open(&tmp)?;
             let mut bytes = serde_json::to_vec(&header)?;
             bytes.push(b'\n');
-            bytes.extend_from_slice(&log_event.to_json_bytes());
+            bytes.extend_from_slice(&log_event.json());
             file.write_all(&bytes)?;
             file.sync_all()?;
             fs::rename(&tmp, &path)

@@ -42,7 +42,7 @@ impl Maker {
 pub(crate) fn uuids(batches: &[LogEvent]) -> Vec<String> {
     batches
         .iter()
-        .flat_map(|b| b.params.visitors.iter())
+        .flat_map(|b| b.params().visitors.iter())
         .flat_map(|v| v.snapshots.iter().flat_map(|s| s.events.iter()))
         .map(|e| e.uuid.to_string())
         .collect()
@@ -210,7 +210,7 @@ pub(crate) fn failures(center: &NotificationCenter) -> Arc<Mutex<Vec<LogEventFai
 }
 
 fn sizes(batches: &[LogEvent]) -> Vec<usize> {
-    batches.iter().map(|b| b.params.visitors.len()).collect()
+    batches.iter().map(|b| b.params().visitors.len()).collect()
 }
 
 #[test]
@@ -237,7 +237,7 @@ fn every_processed_event_is_delivered_exactly_once_after_close() {
     assert!(p.close(), "close delivered everything in time");
     let delivered = d.delivered();
     assert_exactly_once(&delivered, &all);
-    assert!(delivered.iter().all(|b| b.params.visitors.len() <= 7));
+    assert!(delivered.iter().all(|b| b.params().visitors.len() <= 7));
     let stats = p.stats();
     assert_eq!(stats.enqueued, 10_000);
     assert_eq!(stats.events_sent, 10_000);
@@ -263,7 +263,7 @@ fn batches_are_cut_at_batch_size_and_flush_sends_the_rest() {
     assert_eq!(sizes(&delivered), [5, 5, 2]);
     // Order is kept within and across batches.
     let users: Vec<_> =
-        delivered.iter().flat_map(|b| b.params.visitors.iter().map(|v| v.visitor_id.to_string())).collect();
+        delivered.iter().flat_map(|b| b.params().visitors.iter().map(|v| v.visitor_id.to_string())).collect();
     assert_eq!(users, (0..12).map(|i| format!("u{i}")).collect::<Vec<_>>());
     assert_exactly_once(&delivered, &events);
 }
@@ -303,10 +303,10 @@ fn events_of_another_revision_or_project_never_share_a_batch() {
     p.flush();
     let delivered = d.delivered();
     assert_eq!(sizes(&delivered), [2, 3, 1]);
-    let revisions: Vec<&str> = delivered.iter().map(|b| b.params.revision.as_str()).collect();
+    let revisions: Vec<&str> = delivered.iter().map(|b| b.params().revision.as_str()).collect();
     assert_eq!(revisions, ["42", "43", "42"]);
     for batch in &delivered {
-        assert_eq!(batch.params.project_id, "12002");
+        assert_eq!(batch.params().project_id, "12002");
     }
 }
 

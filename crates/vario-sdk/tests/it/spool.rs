@@ -58,7 +58,7 @@ fn batches_a_failed_run_left_are_resent_by_the_next_processor_exactly_once() {
     assert!(p.close());
     let delivered = d.delivered();
     // The old batches go first, oldest first, as they were.
-    assert_eq!(delivered.iter().take(3).map(|b| b.params.visitors.len()).collect::<Vec<_>>(), [10, 10, 5]);
+    assert_eq!(delivered.iter().take(3).map(|b| b.params().visitors.len()).collect::<Vec<_>>(), [10, 10, 5]);
     assert_exactly_once(&delivered[..3], &events);
     assert_exactly_once(&delivered[3..], &fresh);
     let stats = p.stats();
