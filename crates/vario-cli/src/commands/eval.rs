@@ -78,15 +78,21 @@ impl EventLines {
 
 impl EventDispatcher for EventLines {
     fn dispatch(&self, event: &LogEvent) -> Result<(), DispatchError> {
-        let line = json!({
-            "url": self.endpoint.as_deref().unwrap_or(&event.url),
-            "http_verb": event.http_verb,
-            "params": event.params(),
-        });
+        // `{"url":…,"http_verb":…,"params":…}` with the body as sent: the bytes serde
+        // would write for the same object, without building it.
         let failed = |reason: String| DispatchError::Transport { url: "events-out".into(), reason };
         let mut out = self.out.lock().map_err(|_| failed("event sink poisoned".into()))?;
-        serde_json::to_writer(&mut *out, &line).map_err(|e| failed(e.to_string()))?;
-        out.write_all(b"\n").map_err(|e| failed(e.to_string()))
+        let mut write = || -> Result<(), Box<dyn std::error::Error>> {
+            out.write_all(br#"{"url":"#)?;
+            serde_json::to_writer(&mut *out, self.endpoint.as_deref().unwrap_or(&event.url))?;
+            out.write_all(br#","http_verb":"#)?;
+            serde_json::to_writer(&mut *out, event.http_verb)?;
+            out.write_all(br#","params":"#)?;
+            out.write_all(&event.json())?;
+            out.write_all(b"}\n")?;
+            Ok(())
+        };
+        write().map_err(|e| failed(e.to_string()))
     }
 }
 
