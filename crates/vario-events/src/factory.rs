@@ -15,11 +15,10 @@ use crate::ACTIVATE_EVENT_KEY;
 use crate::attributes::AttributeIds;
 use crate::event_uuid::EventUuid;
 use crate::inputs::{EventRef, Impression};
-use crate::model::{Decision, DecisionMetadata, Snapshot, SnapshotEvent, Visitor};
 use crate::strip::strip_map_in_place;
 use crate::tags;
 use crate::user_event::{Envelope, RenderedEvent, UserEvent};
-use crate::write::{self, EventFields};
+use crate::write::{self, DecisionFields, EventFields};
 
 /// Makes the events of one config. Build it once per config: it resolves ids and keys
 /// once, and its events share one envelope.
@@ -69,26 +68,44 @@ impl EventFactory {
     pub fn impression_at(&self, impression: &Impression<'_>, timestamp_ms: i64) -> UserEvent {
         let campaign = if impression.layer_id.is_empty() { impression.experiment_id } else { impression.layer_id };
         let (variation_id, variation_key) = match impression.variation {
-            Some((id, key)) => (is_numeric_id(id).then(|| SmolStr::new(id)), SmolStr::new(key)),
-            None => (None, SmolStr::default()),
+            Some((id, key)) => (is_numeric_id(id).then_some(id), key),
+            None => (None, ""),
         };
-        let decision = Decision {
-            campaign_id: SmolStr::new(campaign),
-            experiment_id: SmolStr::new(impression.experiment_id),
+        let uuid = new_uuid();
+        let event = EventFields {
+            entity_id: campaign,
+            uuid: uuid.as_bytes(),
+            key: ACTIVATE_EVENT_KEY,
+            timestamp: timestamp_ms,
+            revenue: None,
+            value: None,
+        };
+        let decision = DecisionFields {
+            campaign_id: campaign,
+            experiment_id: impression.experiment_id,
             variation_id,
-            metadata: DecisionMetadata {
-                flag_key: SmolStr::new(impression.flag_key),
-                rule_key: SmolStr::new(impression.rule_key),
-                rule_type: SmolStr::new_static(impression.rule_type.as_str()),
-                variation_key,
-                enabled: impression.enabled,
-                cmab_uuid: impression.cmab_uuid.filter(|u| !u.is_empty()).map(SmolStr::new),
-            },
+            flag_key: impression.flag_key,
+            rule_key: impression.rule_key,
+            rule_type: impression.rule_type.as_str(),
+            variation_key,
+            enabled: impression.enabled,
+            cmab_uuid: impression.cmab_uuid,
         };
-        let event =
-            self.snapshot_event(decision.campaign_id.clone(), SmolStr::new_static(ACTIVATE_EVENT_KEY), timestamp_ms);
-        let snapshot = Snapshot { events: vec![event], decisions: Some(vec![decision]) };
-        self.user_event(impression.user_id, impression.attributes, snapshot)
+        let mut json = Vec::with_capacity(512 + 64 * impression.attributes.len());
+        write::impression_visitor(
+            &mut json,
+            &event,
+            &decision,
+            |out| self.attributes.write_visitor_attributes(out, impression.attributes),
+            impression.user_id,
+        );
+        let meta = RenderedEvent {
+            uuid,
+            timestamp: timestamp_ms,
+            impression: true,
+            user_id: SmolStr::new(impression.user_id),
+        };
+        UserEvent::rendered(self.envelope.clone(), json, meta)
     }
 
     /// The conversion of a track, or `None` when the event key is empty or unknown
@@ -163,19 +180,6 @@ impl EventFactory {
         let event = RenderedEvent { uuid, timestamp, impression: false, user_id: SmolStr::new(user_id) };
         UserEvent::rendered(self.envelope.clone(), json, event)
     }
-
-    fn snapshot_event(&self, entity_id: SmolStr, key: SmolStr, timestamp: i64) -> SnapshotEvent {
-        SnapshotEvent { entity_id, uuid: new_uuid(), key, timestamp, revenue: None, value: None, tags: None }
-    }
-
-    fn user_event(&self, user_id: &str, attributes: &Attributes, snapshot: Snapshot) -> UserEvent {
-        let visitor = Visitor {
-            snapshots: vec![snapshot],
-            attributes: self.attributes.visitor_attributes(attributes),
-            visitor_id: SmolStr::new(user_id),
-        };
-        UserEvent::new(self.envelope.clone(), visitor)
-    }
 }
 
 /// The impression of a decision under `config`. Builds a throw-away [`EventFactory`];
@@ -216,6 +220,77 @@ fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+    use vario_core::AttributeValue;
+
+    use crate::inputs::RuleType;
+
+    /// The JSON of `event` as the batch writer writes its model, read back from it.
+    fn through_the_model(event: &UserEvent) -> Vec<u8> {
+        let mut json = Vec::new();
+        write::visitor(&mut json, event.visitor());
+        json
+    }
+
+    fn factory() -> EventFactory {
+        let config = ProjectConfig::from_json(
+            r#"{"version": "4", "accountId": "1", "projectId": "2", "revision": "3", "botFiltering": true,
+            "groups": [], "experiments": [], "audiences": [],
+            "attributes": [{"id": "101", "key": "plan"}, {"id": "102", "key": "age"}, {"id": "", "key": "no_id"},
+                           {"id": "1\"04", "key": "odd \"key\""}],
+            "events": [{"id": "9", "key": "buy", "experimentIds": []}]}"#,
+        )
+        .expect("test datafile");
+        EventFactory::new(&config)
+    }
+
+    fn attributes() -> Attributes {
+        let mut attributes = Attributes::new();
+        attributes.insert("plan", "gold \"plus\"\n");
+        attributes.insert("age", 34_i64);
+        attributes.insert("no_id", "x");
+        attributes.insert("odd \"key\"", true);
+        attributes.insert("$opt_user_agent", "bot/1.0");
+        attributes.insert("undeclared", "dropped");
+        attributes.insert("big", AttributeValue::from(json!(9_007_199_254_740_993_u64)));
+        attributes.insert("$opt_null", AttributeValue::Null);
+        attributes.insert("$opt_float", 2.5_f64);
+        attributes
+    }
+
+    #[test]
+    fn events_written_directly_are_what_their_models_give() {
+        let factory = factory();
+        let attributes = attributes();
+        let tags = json!({"revenue": 12, "value": "3.5", "n": {"tags": null}, "s": "a\u{1}"});
+        for user_id in ["u", "user \"quoted\"", "a-much-longer-user-id-than-twenty-three-bytes"] {
+            for tags in [None, Some(&tags), Some(&json!({}))] {
+                let event = factory.conversion("buy", user_id, &attributes, tags.and_then(|t| t.as_object())).unwrap();
+                assert_eq!(event.visitor_json(), through_the_model(&event), "conversion {user_id} {tags:?}");
+                assert_eq!(event.user_id(), user_id);
+                assert!(!event.is_impression());
+            }
+            for (variation, cmab) in [(Some(("2001", "on")), None), (Some(("var", "v")), Some("c-1")), (None, Some(""))]
+            {
+                let impression = Impression {
+                    user_id,
+                    attributes: &attributes,
+                    layer_id: "",
+                    experiment_id: "301",
+                    variation,
+                    flag_key: "flag",
+                    rule_key: "rule",
+                    rule_type: RuleType::FeatureTest,
+                    enabled: true,
+                    cmab_uuid: cmab,
+                };
+                let event = factory.impression_at(&impression, 1_700_000_000_000);
+                assert_eq!(event.visitor_json(), through_the_model(&event), "impression {variation:?} {cmab:?}");
+                assert_eq!((event.timestamp(), event.is_impression()), (1_700_000_000_000, true));
+                assert_eq!(event.event().map(|e| e.uuid.as_str()), Some(event.uuid()));
+            }
+        }
+    }
 
     #[test]
     fn numeric_ids() {

@@ -3,11 +3,10 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use crate::CLIENT_NAME;
-use crate::CLIENT_VERSION;
 use crate::model::EventBatch;
 use crate::user_event::UserEvent;
 use crate::write;
+use crate::{CLIENT_NAME, CLIENT_VERSION};
 
 /// The only method the event endpoint takes.
 pub const HTTP_VERB: &str = "POST";

@@ -156,28 +156,78 @@ pub(crate) fn conversion_visitor(
     out.extend_from_slice(br#""}"#);
 }
 
+/// The visitor of an impression, as [`conversion_visitor`] for a conversion: one
+/// snapshot with one event and one decision.
+pub(crate) fn impression_visitor(
+    out: &mut Vec<u8>,
+    event: &EventFields<'_>,
+    decision: &DecisionFields<'_>,
+    attributes: impl FnOnce(&mut Vec<u8>),
+    visitor_id: &str,
+) {
+    out.extend_from_slice(br#"{"snapshots":[{"events":["#);
+    event_fields(out, event, None::<fn(&mut Vec<u8>)>);
+    out.extend_from_slice(br#"],"decisions":["#);
+    decision_fields(out, decision);
+    out.extend_from_slice(br#"]}],"attributes":["#);
+    attributes(out);
+    out.extend_from_slice(br#"],"visitor_id":""#);
+    text(out, visitor_id);
+    out.extend_from_slice(br#""}"#);
+}
+
 fn decision(out: &mut Vec<u8>, d: &Decision) {
+    let m = &d.metadata;
+    decision_fields(
+        out,
+        &DecisionFields {
+            campaign_id: &d.campaign_id,
+            experiment_id: &d.experiment_id,
+            variation_id: d.variation_id.as_deref(),
+            flag_key: &m.flag_key,
+            rule_key: &m.rule_key,
+            rule_type: &m.rule_type,
+            variation_key: &m.variation_key,
+            enabled: m.enabled,
+            cmab_uuid: m.cmab_uuid.as_deref(),
+        },
+    );
+}
+
+/// The fields of a decision, borrowed from wherever they are.
+pub(crate) struct DecisionFields<'a> {
+    pub(crate) campaign_id: &'a str,
+    pub(crate) experiment_id: &'a str,
+    pub(crate) variation_id: Option<&'a str>,
+    pub(crate) flag_key: &'a str,
+    pub(crate) rule_key: &'a str,
+    pub(crate) rule_type: &'a str,
+    pub(crate) variation_key: &'a str,
+    pub(crate) enabled: bool,
+    pub(crate) cmab_uuid: Option<&'a str>,
+}
+
+fn decision_fields(out: &mut Vec<u8>, d: &DecisionFields<'_>) {
     out.extend_from_slice(br#"{"campaign_id":""#);
-    text(out, &d.campaign_id);
+    text(out, d.campaign_id);
     out.extend_from_slice(br#"","experiment_id":""#);
-    text(out, &d.experiment_id);
+    text(out, d.experiment_id);
     out.extend_from_slice(br#"","variation_id":"#);
-    match &d.variation_id {
+    match d.variation_id {
         Some(id) => string(out, id),
         None => out.extend_from_slice(b"null"),
     }
-    let m = &d.metadata;
     out.extend_from_slice(br#","metadata":{"flag_key":""#);
-    text(out, &m.flag_key);
+    text(out, d.flag_key);
     out.extend_from_slice(br#"","rule_key":""#);
-    text(out, &m.rule_key);
+    text(out, d.rule_key);
     out.extend_from_slice(br#"","rule_type":""#);
-    text(out, &m.rule_type);
+    text(out, d.rule_type);
     out.extend_from_slice(br#"","variation_key":""#);
-    text(out, &m.variation_key);
+    text(out, d.variation_key);
     out.extend_from_slice(br#"","enabled":"#);
-    boolean(out, m.enabled);
-    if let Some(uuid) = m.cmab_uuid.as_deref().filter(|u| !u.is_empty()) {
+    boolean(out, d.enabled);
+    if let Some(uuid) = d.cmab_uuid.filter(|u| !u.is_empty()) {
         out.extend_from_slice(br#","cmab_uuid":""#);
         text(out, uuid);
         out.push(b'"');
