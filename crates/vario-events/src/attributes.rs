@@ -3,7 +3,7 @@
 //! kept, and the bot-filtering entry comes last.
 
 use rustc_hash::FxHashMap;
-use serde_json::Value;
+use serde_json::{Number, Value};
 use smol_str::SmolStr;
 use vario_core::{AttributeValue, Attributes};
 use vario_datafile::{ProjectConfig, finite_number};
@@ -61,60 +61,105 @@ impl AttributeIds {
         Self { declared, bot_filtering, bot_filtering_json }
     }
 
+    /// The entries sent for `attributes`, in caller order (without the bot-filtering
+    /// entry): declared keys under their ids, `$opt_*` keys as themselves, and only
+    /// values that are sent.
+    fn entries<'a>(&'a self, attributes: &'a Attributes) -> impl Iterator<Item = (Entity<'a>, Sent<'a>)> {
+        attributes.iter().filter_map(|(key, value)| {
+            let value = Sent::of(value)?;
+            let entity = match self.declared.get(key) {
+                // The reference SDK tests the id for truth: a declared empty id drops the entry.
+                Some(declared) if declared.id.is_empty() => return None,
+                Some(declared) => Entity::Declared(declared),
+                None if key.starts_with(RESERVED_PREFIX) => Entity::Reserved(key),
+                None => return None,
+            };
+            Some((entity, value))
+        })
+    }
+
     /// Writes the entries [`Self::visitor_attributes`] makes, comma-separated, as the
     /// batch writer writes them, without making them.
     pub(crate) fn write_visitor_attributes(&self, out: &mut Vec<u8>, attributes: &Attributes) {
-        let mut first = true;
-        let mut separate = |out: &mut Vec<u8>| {
-            if !std::mem::take(&mut first) {
+        let mut written = 0;
+        for (entity, value) in self.entries(attributes) {
+            if written > 0 {
                 out.push(b',');
             }
-        };
-        for (key, value) in attributes.iter() {
-            if !has_event_value(value) {
-                continue;
+            written += 1;
+            match entity {
+                Entity::Declared(declared) => out.extend_from_slice(&declared.prefix),
+                Entity::Reserved(key) => out.extend_from_slice(&entry_prefix(key, key)),
             }
-            match self.declared.get(key) {
-                // The reference SDK tests the id for truth: a declared empty id drops the entry.
-                Some(declared) if declared.id.is_empty() => continue,
-                Some(declared) => {
-                    separate(out);
-                    out.extend_from_slice(&declared.prefix);
-                }
-                None if key.starts_with(RESERVED_PREFIX) => {
-                    separate(out);
-                    out.extend_from_slice(&entry_prefix(key, key));
-                }
-                None => continue,
-            }
-            write_event_value(out, value);
+            value.write(out);
             out.push(b'}');
         }
         if let Some(json) = &self.bot_filtering_json {
-            separate(out);
+            if written > 0 {
+                out.push(b',');
+            }
             out.extend_from_slice(json);
         }
     }
 
     pub(crate) fn visitor_attributes(&self, attributes: &Attributes) -> Vec<VisitorAttribute> {
         let mut list = Vec::with_capacity(attributes.len() + 1);
-        for (key, value) in attributes.iter() {
-            let Some(value) = event_value(value) else { continue };
-            let (key, id) = match self.declared.get(key) {
-                Some(declared) => (declared.key.clone(), declared.id.clone()),
-                None if key.starts_with(RESERVED_PREFIX) => {
+        for (entity, value) in self.entries(attributes) {
+            let (id, key) = match entity {
+                Entity::Declared(declared) => (declared.id.clone(), declared.key.clone()),
+                Entity::Reserved(key) => {
                     let key = SmolStr::new(key);
                     (key.clone(), key)
                 }
-                None => continue,
             };
-            // The reference SDK tests the id for truth: a declared empty id drops the entry.
-            if !id.is_empty() {
-                list.push(attribute(id, key, value));
-            }
+            list.push(attribute(id, key, value.to_json()));
         }
         list.extend(self.bot_filtering.clone());
         list
+    }
+}
+
+/// Who an attribute entry is sent as.
+enum Entity<'a> {
+    /// A declared attribute, under its id.
+    Declared(&'a Declared),
+    /// A `$opt_*` key, as itself.
+    Reserved(&'a str),
+}
+
+/// A value that is sent (events.md §4): a string, a boolean, or a number that is finite
+/// with magnitude at most 2^53 (integers stay integers).
+enum Sent<'a> {
+    String(&'a str),
+    Bool(bool),
+    Number(&'a Number),
+}
+
+impl<'a> Sent<'a> {
+    fn of(value: &'a AttributeValue) -> Option<Self> {
+        match value {
+            AttributeValue::String(s) => Some(Self::String(s)),
+            AttributeValue::Bool(b) => Some(Self::Bool(*b)),
+            AttributeValue::Number(n) => finite_number(n).map(|_| Self::Number(n)),
+            AttributeValue::Null | AttributeValue::Other(_) => None,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        match *self {
+            Self::String(s) => Value::String(s.to_owned()),
+            Self::Bool(b) => Value::Bool(b),
+            Self::Number(n) => Value::Number(n.clone()),
+        }
+    }
+
+    /// As the batch writer writes [`Self::to_json`].
+    fn write(&self, out: &mut Vec<u8>) {
+        match *self {
+            Self::String(s) => write::string(out, s),
+            Self::Bool(b) => write::boolean(out, b),
+            Self::Number(n) => write::number(out, n),
+        }
     }
 }
 
@@ -133,37 +178,6 @@ fn entry_prefix(entity_id: &str, key: &str) -> Box<[u8]> {
     write::string(&mut json, CUSTOM_ATTRIBUTE_TYPE);
     json.extend_from_slice(br#","value":"#);
     json.into_boxed_slice()
-}
-
-/// Whether [`event_value`] gives a value (the entry is sent).
-fn has_event_value(value: &AttributeValue) -> bool {
-    match value {
-        AttributeValue::String(_) | AttributeValue::Bool(_) => true,
-        AttributeValue::Number(n) => finite_number(n).is_some(),
-        AttributeValue::Null | AttributeValue::Other(_) => false,
-    }
-}
-
-/// Writes what [`event_value`] gives, as the batch writer writes that JSON value.
-fn write_event_value(out: &mut Vec<u8>, value: &AttributeValue) {
-    match value {
-        AttributeValue::String(s) => write::string(out, s),
-        AttributeValue::Bool(b) => write::boolean(out, *b),
-        AttributeValue::Number(n) => write::number(out, n),
-        AttributeValue::Null | AttributeValue::Other(_) => write::value(out, &Value::Null),
-    }
-}
-
-/// The value sent for an attribute: strings, booleans and numbers that are finite with
-/// magnitude at most 2^53, in their JSON form (integers stay integers).
-fn event_value(value: &AttributeValue) -> Option<Value> {
-    match value {
-        // `as_str().to_owned()`: `to_string()` would go through `Display` and a formatter.
-        AttributeValue::String(s) => Some(Value::String(s.as_str().to_owned())),
-        AttributeValue::Bool(b) => Some(Value::Bool(*b)),
-        AttributeValue::Number(n) => finite_number(n).map(|_| Value::Number(n.clone())),
-        AttributeValue::Null | AttributeValue::Other(_) => None,
-    }
 }
 
 #[cfg(test)]

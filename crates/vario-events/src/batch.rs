@@ -8,14 +8,15 @@ use crate::write;
 use crate::{CLIENT_NAME, CLIENT_VERSION};
 
 impl EventBatch {
-    /// The batch of `events`, one visitor each in order, with the envelope of the first;
-    /// `None` for no events. Copies the visitors; see [`EventBatch::from_owned_events`].
+    /// The batch of `events` as the wire model, one visitor each in order, with the
+    /// envelope of the first; `None` for no events. Reads each event's JSON back (a
+    /// batch to send is [`crate::LogEvent::from_events`], which does not).
     pub fn from_events(events: &[UserEvent]) -> Option<Self> {
         let first = events.first()?;
         Some(Self::with_envelope(first.envelope(), events.iter().map(|e| e.visitor().clone()).collect()))
     }
 
-    /// [`EventBatch::from_events`] without copying the visitors.
+    /// [`EventBatch::from_events`] without copying visitors already read back.
     pub fn from_owned_events(events: Vec<UserEvent>) -> Option<Self> {
         let envelope = events.first()?.shared_envelope().clone();
         Some(Self::with_envelope(&envelope, events.into_iter().map(UserEvent::into_visitor).collect()))

@@ -92,10 +92,11 @@ impl EventFactory {
             cmab_uuid: impression.cmab_uuid,
         };
         let mut json = Vec::with_capacity(512 + 64 * impression.attributes.len());
-        write::impression_visitor(
+        write::single_event_visitor(
             &mut json,
             &event,
-            &decision,
+            None,
+            Some(&decision),
             |out| self.attributes.write_visitor_attributes(out, impression.attributes),
             impression.user_id,
         );
@@ -170,10 +171,11 @@ impl EventFactory {
             value: tags.and_then(tags::numeric_value),
         };
         let mut json = Vec::with_capacity(256 + 64 * attributes.len());
-        write::conversion_visitor(
+        write::single_event_visitor(
             &mut json,
             &fields,
             tags,
+            None,
             |out| self.attributes.write_visitor_attributes(out, attributes),
             user_id,
         );
@@ -261,9 +263,15 @@ mod tests {
     #[test]
     fn events_written_directly_are_what_their_models_give() {
         let factory = factory();
-        let attributes = attributes();
         let tags = json!({"revenue": 12, "value": "3.5", "n": {"tags": null}, "s": "a\u{1}"});
-        for user_id in ["u", "user \"quoted\"", "a-much-longer-user-id-than-twenty-three-bytes"] {
+        // With no attribute sent, only the bot-filtering entry is.
+        for (user_id, attributes) in [
+            ("u", attributes()),
+            ("user \"quoted\"", attributes()),
+            ("a-much-longer-user-id-than-twenty-three-bytes", attributes()),
+            ("u", Attributes::new()),
+            ("u", [("undeclared", "x")].into_iter().collect()),
+        ] {
             for tags in [None, Some(&tags), Some(&json!({}))] {
                 let event = factory.conversion("buy", user_id, &attributes, tags.and_then(|t| t.as_object())).unwrap();
                 assert_eq!(event.visitor_json(), through_the_model(&event), "conversion {user_id} {tags:?}");

@@ -7,9 +7,10 @@
 //!   Its strings are [`SmolStr`]: short ids and keys are stored inline.
 //! - [`EventFactory`]: builds [`UserEvent`]s for one config: impressions from an
 //!   [`Impression`], conversions from a track ([`impression`] and [`conversion`] are
-//!   one-shot shortcuts). A [`UserEvent`] knows its config's [`Envelope`];
-//!   [`EventBatch::from_events`] puts events in one batch.
-//! - [`LogEvent`]: one POST of one batch; [`EventDispatcher`] sends it,
+//!   one-shot shortcuts). A [`UserEvent`] knows its config's [`Envelope`] and holds its
+//!   visitor as the JSON that is sent; the model is read back only when asked for.
+//! - [`LogEvent`]: one POST of one batch ([`LogEvent::from_events`] joins events' JSON
+//!   under their envelope); [`EventDispatcher`] sends it,
 //!   [`CollectingDispatcher`] keeps it in memory.
 //!
 //! ```
@@ -43,7 +44,6 @@
 mod attributes;
 mod batch;
 mod dispatch;
-mod event_tags;
 mod event_uuid;
 mod factory;
 mod inputs;
@@ -58,7 +58,6 @@ mod write;
 
 pub use attributes::RESERVED_PREFIX;
 pub use dispatch::{CollectingDispatcher, DispatchError, EventDispatcher};
-pub use event_tags::EventTags;
 pub use event_uuid::EventUuid;
 pub use factory::{EventFactory, conversion, impression};
 pub use inputs::{EventRef, Impression, RuleType};

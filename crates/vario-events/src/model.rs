@@ -11,12 +11,11 @@
 //! copies them without allocating; longer strings are shared rather than copied.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Number, Value};
+use serde_json::{Map, Number, Value};
 use smol_str::SmolStr;
 
-use crate::event_tags::EventTags;
 use crate::event_uuid::EventUuid;
-use crate::serde_util::{null_as_default, serialize_stripped, timestamp_ms};
+use crate::serde_util::{null_as_default, serialize_stripped, serialize_stripped_tags, timestamp_ms};
 
 /// One POST body: the envelope of a config and one visitor per user event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,8 +89,8 @@ pub struct SnapshotEvent {
     pub value: Option<f64>,
     /// Conversions: the caller's tags verbatim (after null stripping); `None` when no
     /// tags were passed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tags: Option<EventTags>,
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "serialize_stripped_tags")]
+    pub tags: Option<Map<String, Value>>,
 }
 
 /// The decision an impression reports.

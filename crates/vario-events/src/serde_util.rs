@@ -2,9 +2,9 @@
 //! §5 stripping on write.
 
 use serde::{Deserialize, Deserializer, Serializer};
-use serde_json::{Number, Value};
+use serde_json::{Map, Number, Value};
 
-use crate::strip::Stripped;
+use crate::strip::{Stripped, StrippedMap};
 
 /// Reads `null` as the type's default (JS sends `null` ids; Java may send `null` lists).
 pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -34,4 +34,16 @@ pub(crate) fn timestamp_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result
 /// Writes a JSON value with §5 applied.
 pub(crate) fn serialize_stripped<S: Serializer>(value: &Value, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_some(&Stripped(value))
+}
+
+/// Writes event tags with §5 applied.
+#[allow(clippy::ref_option)] // serde's serialize_with passes a reference
+pub(crate) fn serialize_stripped_tags<S: Serializer>(
+    tags: &Option<Map<String, Value>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match tags {
+        Some(map) => serializer.serialize_some(&StrippedMap(map)),
+        None => serializer.serialize_none(),
+    }
 }

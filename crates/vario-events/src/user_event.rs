@@ -51,6 +51,7 @@ pub struct UserEvent {
     envelope: Arc<Envelope>,
     /// The visitor's compact JSON, exactly as sent.
     json: Vec<u8>,
+    // What the JSON says that callers read often, kept so that reading it parses nothing.
     uuid: EventUuid,
     timestamp: i64,
     impression: bool,
@@ -77,7 +78,7 @@ impl UserEvent {
         }
     }
 
-    /// An event whose visitor JSON was written directly (see `write::conversion_visitor`).
+    /// An event whose visitor JSON was written directly (see `write::single_event_visitor`).
     pub(crate) fn rendered(envelope: Arc<Envelope>, json: Vec<u8>, event: RenderedEvent) -> Self {
         let RenderedEvent { uuid, timestamp, impression, user_id } = event;
         Self { envelope, json, uuid, timestamp, impression, user_id, visitor: OnceLock::new() }

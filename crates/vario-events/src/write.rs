@@ -4,10 +4,10 @@
 //!
 //! Serde stays the reference: tests compare both outputs on every payload they build.
 //!
-//! The SDK's own events never become the model: a conversion's visitor is written
-//! straight from the `track` arguments ([`conversion_visitor`], the same bytes the model
-//! would give), and a batch is its header ([`batch_open`]) and its events' visitor JSON
-//! joined.
+//! The SDK's own events never become the model: an impression's or conversion's visitor
+//! is written straight from the decision or `track` arguments ([`single_event_visitor`],
+//! the same bytes the model would give), and a batch is its header ([`batch_open`]) and
+//! its events' visitor JSON joined.
 
 use serde_json::{Map, Value};
 
@@ -99,7 +99,7 @@ fn event(out: &mut Vec<u8>, e: &SnapshotEvent) {
         revenue: e.revenue.as_ref(),
         value: e.value,
     };
-    event_fields(out, &fields, e.tags.as_ref().map(|t| |out: &mut Vec<u8>| t.write(out)));
+    event_fields(out, &fields, e.tags.as_ref());
 }
 
 /// The fields of a snapshot event, borrowed from wherever they are.
@@ -112,8 +112,8 @@ pub(crate) struct EventFields<'a> {
     pub(crate) value: Option<f64>,
 }
 
-/// A snapshot event; `tags` writes the tags object, when there are tags.
-fn event_fields(out: &mut Vec<u8>, e: &EventFields<'_>, tags: Option<impl FnOnce(&mut Vec<u8>)>) {
+/// A snapshot event, with its tags (§5 applied) when there are some.
+fn event_fields(out: &mut Vec<u8>, e: &EventFields<'_>, tags: Option<&Map<String, Value>>) {
     out.extend_from_slice(br#"{"entity_id":""#);
     text(out, e.entity_id);
     out.extend_from_slice(br#"","uuid":""#);
@@ -132,44 +132,32 @@ fn event_fields(out: &mut Vec<u8>, e: &EventFields<'_>, tags: Option<impl FnOnce
     }
     if let Some(tags) = tags {
         out.extend_from_slice(br#","tags":"#);
-        tags(out);
+        object(out, tags);
     }
     out.push(b'}');
 }
 
-/// The visitor of a conversion, exactly as [`visitor`] writes the model the factory
-/// would build for it (one snapshot, one event, no decisions), without building it.
-/// `attributes` writes the attribute entries, comma-separated.
-pub(crate) fn conversion_visitor(
+/// The visitor of one event made by the SDK, exactly as [`visitor`] writes the model
+/// the factory would build for it (one snapshot holding the event and, for an
+/// impression, its decision), without building it. `attributes` writes the attribute
+/// entries, comma-separated.
+pub(crate) fn single_event_visitor(
     out: &mut Vec<u8>,
     event: &EventFields<'_>,
     tags: Option<&Map<String, Value>>,
+    decision: Option<&DecisionFields<'_>>,
     attributes: impl FnOnce(&mut Vec<u8>),
     visitor_id: &str,
 ) {
     out.extend_from_slice(br#"{"snapshots":[{"events":["#);
-    event_fields(out, event, tags.map(|t| |out: &mut Vec<u8>| object(out, t)));
-    out.extend_from_slice(br#"]}],"attributes":["#);
-    attributes(out);
-    out.extend_from_slice(br#"],"visitor_id":""#);
-    text(out, visitor_id);
-    out.extend_from_slice(br#""}"#);
-}
-
-/// The visitor of an impression, as [`conversion_visitor`] for a conversion: one
-/// snapshot with one event and one decision.
-pub(crate) fn impression_visitor(
-    out: &mut Vec<u8>,
-    event: &EventFields<'_>,
-    decision: &DecisionFields<'_>,
-    attributes: impl FnOnce(&mut Vec<u8>),
-    visitor_id: &str,
-) {
-    out.extend_from_slice(br#"{"snapshots":[{"events":["#);
-    event_fields(out, event, None::<fn(&mut Vec<u8>)>);
-    out.extend_from_slice(br#"],"decisions":["#);
-    decision_fields(out, decision);
-    out.extend_from_slice(br#"]}],"attributes":["#);
+    event_fields(out, event, tags);
+    out.push(b']');
+    if let Some(decision) = decision {
+        out.extend_from_slice(br#","decisions":["#);
+        decision_fields(out, decision);
+        out.push(b']');
+    }
+    out.extend_from_slice(br#"}],"attributes":["#);
     attributes(out);
     out.extend_from_slice(br#"],"visitor_id":""#);
     text(out, visitor_id);
@@ -277,7 +265,7 @@ pub(crate) fn value(out: &mut Vec<u8>, v: &Value) {
 }
 
 /// A JSON object with §5 applied at every depth.
-pub(crate) fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
+fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
     out.push(b'{');
     let mut first = true;
     for (k, v) in map {

@@ -134,7 +134,7 @@ pub fn check_limits(batch: &EventBatch, limits: &Limits) -> Result<(), ApiError>
                     ));
                 }
                 if let Some(tags) = &event.tags {
-                    let size = json_size(&*tags.to_map());
+                    let size = json_size(tags);
                     if size > limits.max_tags_bytes {
                         return Err(ApiError::at(
                             Code::TooLong,

@@ -191,8 +191,7 @@ impl PreparedBatch {
                         uuid: event.uuid.to_string(),
                         revenue,
                         value: event.value.filter(|v| v.is_finite()),
-                        // As received: the object itself, not its §5-stripped form.
-                        tags: event.tags.as_ref().map(|t| to_json(&*t.to_map())).transpose()?,
+                        tags: event.tags.as_ref().map(to_json).transpose()?,
                         client_name: envelope.client_name.clone(),
                         client_version: envelope.client_version.clone(),
                         received_at,

@@ -273,7 +273,7 @@ fn item_68_tags_verbatim_and_stripped() {
 #[test]
 fn item_68_stripping_applies_when_serialising_any_model() {
     let mut event = factory().conversion("purchase", "u", &attrs(json!({})), None).unwrap().into_visitor();
-    event.snapshots[0].events[0].tags = Some(object(json!({"value": null, "n": {"revenue": null}})).into());
+    event.snapshots[0].events[0].tags = Some(object(json!({"value": null, "n": {"revenue": null}})));
     event.snapshots[0].events[0].value = Some(f64::NAN);
     let text = serde_json::to_string(&event).unwrap();
     assert!(text.contains(r#""tags":{"n":{}}"#), "{text}");
