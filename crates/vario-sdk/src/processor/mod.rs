@@ -398,23 +398,16 @@ struct Ledger {
 }
 
 impl Ledger {
-    /// Events in memory that are not the batch in flight: lost if the process exits.
-    fn in_memory_lost(&self) -> u64 {
-        let memory_flying = match self.in_flight {
-            Some((n, false)) => n,
-            _ => 0,
-        };
-        self.in_memory.saturating_sub(memory_flying)
-    }
-
-    fn report(&self, refused: u64, timed_out: bool) -> CloseReport {
+    /// The account of `total` events (accepted and recovered): whatever is neither
+    /// delivered, in the spool nor in flight is lost with the process (given up, or
+    /// still in memory: in the queue, a batch being filled, a batch not spooled).
+    fn report(&self, total: u64, refused: u64, timed_out: bool) -> CloseReport {
         let (flying, flying_stored) = self.in_flight.unwrap_or((0, false));
-        let stored_flying = if flying_stored { flying } else { 0 };
+        let spooled = self.spooled.saturating_sub(if flying_stored { flying } else { 0 });
         CloseReport {
             delivered: self.delivered,
-            spooled: self.spooled.saturating_sub(stored_flying),
-            // What is still in memory is lost with the process.
-            dropped: self.dropped + self.in_memory_lost(),
+            spooled,
+            dropped: total.saturating_sub(self.delivered + spooled + flying),
             in_flight: flying,
             refused,
             timed_out,
@@ -506,7 +499,7 @@ impl EventProcessor {
             ledger: Mutex::new(Ledger::default()),
             worker: OnceLock::new(),
         });
-        let sender = sender::Sender::start(dispatcher).map_err(ProcessorError::Spawn)?;
+        let sender = sender::Sender::start(dispatcher, spool.is_some()).map_err(ProcessorError::Spawn)?;
         let worker = worker::Worker::new(
             config.clone(),
             events_rx.clone(),
@@ -619,8 +612,16 @@ impl EventProcessor {
             let answered = match self.control.send(Control::Close { deadline, spooled: Some(spooled), ack: Some(ack) })
             {
                 Ok(()) => {
-                    // An error means the worker is gone (it panicked): nothing to wait for.
-                    let _ = spooled_rx.recv();
+                    // With a spool, its requests are made on another thread and the worker
+                    // spools at once; the wait is not cut, as the spool is what lets the
+                    // process exit. Without one, the worker may be in a request: nothing
+                    // to spool is worth waiting past the deadline for. An error means the
+                    // worker is gone (it panicked): nothing to wait for.
+                    if self.config.spool_dir.is_some() {
+                        let _ = spooled_rx.recv();
+                    } else {
+                        let _ = spooled_rx.recv_deadline(deadline);
+                    }
                     done.recv_deadline(deadline).ok()
                 }
                 Err(_) => None,
@@ -656,12 +657,13 @@ impl EventProcessor {
     /// The close report from the ledger, counting what is undelivered as unsent.
     fn settle(&self, answered: Option<CloseReport>, timed_out: bool) -> CloseReport {
         let ledger = *self.shared.ledger.lock().unwrap_or_else(PoisonError::into_inner);
-        let counters = &self.shared.counters;
-        let refused =
-            counters.dropped_queue_full.load(Ordering::Relaxed) + counters.dropped_closed.load(Ordering::Relaxed);
-        let report = ledger.report(refused, answered.map_or(timed_out, |r| r.timed_out));
-        // The batch in flight is counted when its answer comes.
-        bump(&counters.unsent_events, report.spooled + ledger.in_memory_lost());
+        let stats = self.stats();
+        let total = stats.enqueued + stats.recovered_events;
+        let report = ledger.report(total, stats.dropped(), answered.map_or(timed_out, |r| r.timed_out));
+        // Undelivered and not yet counted as given up; the batch in flight is counted
+        // when its answer comes.
+        let unsent = total.saturating_sub(ledger.delivered + report.in_flight + ledger.dropped);
+        bump(&self.shared.counters.unsent_events, unsent);
         report
     }
 

@@ -318,10 +318,9 @@ impl Worker {
         }
     }
 
-    /// The account now; the handle adds what only it knows.
+    /// The account now; the handle completes it.
     fn report(&self) -> CloseReport {
-        let ledger = *self.shared.ledger.lock().unwrap_or_else(PoisonError::into_inner);
-        ledger.report(0, self.timed_out)
+        CloseReport { timed_out: self.timed_out, ..CloseReport::default() }
     }
 
     /// Everything in memory goes to the spool, in as few files as it takes, before
@@ -869,14 +868,20 @@ impl Worker {
         }
     }
 
-    /// One attempt, made on the sender thread while this one keeps answering requests
-    /// (a close spools everything else meanwhile).
+    /// One attempt. On the sender thread (with a spool) this one keeps answering
+    /// requests meanwhile: a close spools everything else at once.
     fn dispatch(&mut self, log_event: LogEvent) -> sender::Answer {
+        let (jobs, answers) = match &self.sender {
+            sender::Sender::Inline(dispatcher) => {
+                let answer = sender::attempt(dispatcher.as_ref(), &log_event);
+                return (log_event, answer);
+            }
+            sender::Sender::Thread { jobs, answers } => (jobs.clone(), answers.clone()),
+        };
         let url = log_event.url.to_string();
-        if let Err(log_event) = self.sender.send(log_event) {
-            return (*log_event, Err(DispatchError::Transport { url, reason: String::from(PANICKED) }));
+        if let Err(error) = jobs.send(log_event) {
+            return (error.into_inner(), Err(DispatchError::Transport { url, reason: String::from(PANICKED) }));
         }
-        let answers = self.sender.answers.clone();
         loop {
             if self.control_gone {
                 match answers.recv() {
