@@ -189,7 +189,14 @@ impl Worker {
                 self.seal();
             }
             self.spill();
-            let sent = self.deliver_next(false);
+            // What is ready goes out in one run, as batches fill faster than they are sent.
+            let mut sent = false;
+            for _ in 0..self.fifo.len() {
+                if !self.deferred.is_empty() || !self.deliver_next(false) {
+                    break;
+                }
+                sent = true;
+            }
             if took == DRAIN_PER_WAKE || sent {
                 // More is waiting: no pause.
                 idle_polls = 0;
