@@ -6,7 +6,7 @@
 //! (`tools/official-clients/js_decide.mjs`), and every event they send is stored exactly
 //! once (checked through the query API); a page outside `[cors] allowed_origins` sees a
 //! CORS error and stores nothing; events flushed with `navigator.sendBeacon` when the page
-//! is hidden are stored.
+//! is hidden are stored; a Content-Security-Policy needs Vario in `connect-src`.
 //!
 //! Needs Chromium (`tools/browser/setup.sh`) and the npm packages of
 //! `tools/official-clients/setup.sh` and `examples/react-web/setup.sh`; `scripts/test`
@@ -266,6 +266,37 @@ fn events_flushed_by_send_beacon_when_the_page_is_hidden_are_stored_once() {
     stored_exactly_once(&server, &sent);
     let conversions = query(&server, "SELECT count(*) FROM events WHERE kind = 'conversion'");
     assert_eq!(conversions[0][0], queued["tracked"], "every track call stored");
+}
+
+#[test]
+fn a_content_security_policy_lets_the_sdk_reach_vario_only_with_vario_in_connect_src() {
+    let site = Site::start();
+    let server = Server::start();
+    server.put_datafile(SDK_KEY, &small_datafile().to_string());
+    let page = include_str!("web_sdk/sdk.html");
+    let with_policy = |sources: &str| {
+        let meta = format!("<meta http-equiv=\"Content-Security-Policy\" content=\"connect-src {sources}\">");
+        page.replacen("<meta charset=\"utf-8\">", &format!("<meta charset=\"utf-8\">\n  {meta}"), 1)
+    };
+    std::fs::write(site.path().join("csp-vario.html"), with_policy(&format!("'self' {}", server.url))).unwrap();
+    std::fs::write(site.path().join("csp-self.html"), with_policy("'self'")).unwrap();
+    let browser = Browser::start(800, 600);
+    let users = test_users(3, 7);
+    let args = json!({"vario": server.url, "sdkKey": SDK_KEY, "users": users, "events": event_keys()});
+
+    browser.goto(&format!("{}/csp-vario.html", site.origin));
+    let got = browser.run("return window.varioDecideAndTrack(arguments[0]);", json!([args]));
+    assert_eq!((&got["ready"], &got["failures"]), (&json!(true), &json!([])), "{got}");
+    let stored = stored_uuids(&server).len();
+    assert_eq!(stored, uuids(&got["sent"]).len(), "the events got through");
+
+    browser.goto(&format!("{}/csp-self.html", site.origin));
+    let got = browser.run("return window.varioDecideAndTrack(arguments[0]);", json!([args]));
+    assert_eq!(got["ready"], false, "connect-src without Vario blocks the datafile: {got}");
+    let datafile = format!("{}/datafiles/{SDK_KEY}.json", server.url);
+    let fetched = browser.run("return window.varioFetch(arguments[0]);", json!([datafile]));
+    assert_eq!(fetched["ok"], false, "{fetched}");
+    assert_eq!(stored_uuids(&server).len(), stored, "nothing more stored");
 }
 
 /// Bundles the React example into `out` with its own build script.
