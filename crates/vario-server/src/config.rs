@@ -1,6 +1,6 @@
-//! What the server can be told: limits on requests, write keys, storage tuning. The
-//! CLI fills it from flags, `VARIO_*` variables and the TOML file; every table here is a
-//! table of that file (`[events]`, `[limits]`, `[storage]`).
+//! What the server can be told: limits on requests, write keys, storage tuning, browser
+//! access. The CLI fills it from flags, `VARIO_*` variables and the TOML file; every table
+//! here is a table of that file (`[events]`, `[limits]`, `[storage]`, `[cors]`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +21,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Event log tuning.
     pub storage: StorageConfig,
+    /// Which web pages may call the public SDK routes from their browsers.
+    pub cors: CorsConfig,
     /// After a shutdown signal, how long in-flight requests may take to finish.
     pub shutdown_grace: Duration,
 }
@@ -34,6 +36,7 @@ impl ServerConfig {
             events: EventsConfig::default(),
             limits: Limits::default(),
             storage: StorageConfig::default(),
+            cors: CorsConfig::default(),
             shutdown_grace: Duration::from_secs(30),
         }
     }
@@ -48,6 +51,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("events", &self.events)
             .field("limits", &self.limits)
             .field("storage", &self.storage)
+            .field("cors", &self.cors)
             .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
@@ -153,5 +157,24 @@ impl Default for StorageConfig {
             max_uncompacted_events: 20_000_000,
             uuid_memtable_keys: store.uuid_memtable_keys,
         }
+    }
+}
+
+/// `[cors]`: which web pages (origins) may load datafiles and send events from a browser.
+/// Only the public SDK routes answer cross-origin requests, never with credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// `["*"]` (any page; the default, as the routes carry no credentials), a list of
+    /// origins such as `https://shop.example.com` or `http://localhost:3000`, or `[]` for
+    /// no page at all. A request from a browser with any other `Origin` is refused (403).
+    pub allowed_origins: Vec<String>,
+    /// How long a browser may keep a preflight answer (Chromium keeps it 2 hours at most).
+    pub max_age_seconds: u64,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        Self { allowed_origins: vec!["*".to_owned()], max_age_seconds: 7200 }
     }
 }

@@ -67,11 +67,14 @@ pub enum Code {
     Internal,
     /// The change is based on an old revision, or creates what exists.
     Conflict,
+    /// A browser request from an origin, or with a method or header, that `[cors]` does
+    /// not allow on that route.
+    CorsRefused,
 }
 
 impl Code {
     /// Every code, in a fixed order (metrics index by it).
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 20] = [
         Self::MalformedJson,
         Self::InvalidField,
         Self::TooLong,
@@ -91,6 +94,7 @@ impl Code {
         Self::ShuttingDown,
         Self::Internal,
         Self::Conflict,
+        Self::CorsRefused,
     ];
 
     /// The wire spelling.
@@ -115,6 +119,7 @@ impl Code {
             Self::ShuttingDown => "shutting_down",
             Self::Internal => "internal",
             Self::Conflict => "conflict",
+            Self::CorsRefused => "cors_refused",
         }
     }
 
@@ -138,6 +143,7 @@ impl Code {
             Self::StorageUnavailable | Self::Overloaded | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Conflict => StatusCode::CONFLICT,
+            Self::CorsRefused => StatusCode::FORBIDDEN,
         }
     }
 }

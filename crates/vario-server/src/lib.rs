@@ -5,6 +5,7 @@
 //!   event uuid; 400/413 with a JSON error naming the field path; 503 when storage is
 //!   unavailable.
 //! - `GET /datafiles/{sdk_key}.json` and `PUT /api/v1/environments/{sdk_key}/datafile`.
+//! - CORS on the two public SDK routes above (`[cors]`), never on the others.
 //! - `POST /api/v1/query` (admin token): read-only SQL over the stored events.
 //! - `/api/v1/projects/...` (admin token): project management; every change publishes
 //!   the datafiles whose content changed. `GET /api/v1/openapi.json` describes it.
@@ -21,6 +22,7 @@
 pub mod auth;
 pub mod body;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod explain;
 pub mod metrics;
@@ -34,21 +36,27 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use tokio::net::TcpListener;
 
 pub use auth::TokenSource;
-pub use config::{EventsConfig, Limits, ServerConfig, StorageConfig};
+pub use config::{CorsConfig, EventsConfig, Limits, ServerConfig, StorageConfig};
 pub use error::{ApiError, Code, ServerError};
 pub use state::AppState;
 
 /// The service: every route, the JSON 404/405, and request timing.
 pub fn router(state: AppState) -> Router {
+    // Only the public SDK routes are open to web pages of other origins.
+    let cors = cors::Cors::checked(&state.config().cors);
     Router::new()
-        .route("/v1/events", post(routes::events::post_events))
-        .route("/datafiles/{file}", get(routes::datafiles::get_datafile))
+        .route("/v1/events", cors::public(post(routes::events::post_events), &cors, &[Method::POST]))
+        .route(
+            "/datafiles/{file}",
+            cors::public(get(routes::datafiles::get_datafile), &cors, &[Method::GET, Method::HEAD]),
+        )
         .route("/api/v1/environments/{sdk_key}/datafile", put(routes::datafiles::put_datafile))
         .route("/api/v1/query", post(routes::query::post_query))
         .route("/api/v1/experiments/{key}/results", get(routes::results::get_results))

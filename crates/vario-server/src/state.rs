@@ -297,5 +297,6 @@ fn check(config: &ServerConfig) -> Result<(), ServerError> {
             return Err(ServerError::Config(format!("the write key of project {project:?} is empty")));
         }
     }
+    crate::cors::Cors::new(&config.cors)?;
     Ok(())
 }

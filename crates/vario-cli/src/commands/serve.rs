@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
-use vario_server::{AppState, EventsConfig, Limits, ServerConfig, StorageConfig, TokenSource};
+use vario_server::{AppState, CorsConfig, EventsConfig, Limits, ServerConfig, StorageConfig, TokenSource};
 
 /// Every environment variable `vario serve` reads. Each one stands for the flag of the
 /// same name; a flag given on the command line wins.
@@ -29,6 +29,9 @@ pub mod env {
     pub const WRITE_KEYS: &str = "VARIO_WRITE_KEYS";
     /// `true` to refuse events of projects without a write key (`--require-write-key`).
     pub const REQUIRE_WRITE_KEY: &str = "VARIO_REQUIRE_WRITE_KEY";
+    /// Origins of the web pages that may call the SDK routes, comma-separated
+    /// (`--cors-origin`); `*` for any.
+    pub const CORS_ORIGINS: &str = "VARIO_CORS_ORIGINS";
     /// Log filter (`--log`): a level (`info`, `debug`) or `target=level` pairs.
     pub const LOG: &str = "VARIO_LOG";
 }
@@ -47,7 +50,7 @@ pub struct Args {
     /// Directory of the event log, datafiles and admin token [default: ./vario-data].
     #[arg(long, env = env::DATA_DIR, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// TOML file with further settings ([events], [limits], [storage]; see docs/http-api.md).
+    /// TOML file with further settings ([events], [limits], [storage], [cors]; see docs/http-api.md).
     #[arg(long, env = env::CONFIG, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Token for the admin API; without one, a token is generated and kept in the data directory.
@@ -59,13 +62,17 @@ pub struct Args {
     /// Refuse events of projects that have no write key.
     #[arg(long, env = env::REQUIRE_WRITE_KEY)]
     pub require_write_key: bool,
+    /// Origin of a web page that may load datafiles and send events from the browser,
+    /// like `https://shop.example.com` (repeatable; replaces `[cors] allowed_origins`) [default: *, any].
+    #[arg(long = "cors-origin", env = env::CORS_ORIGINS, value_name = "ORIGIN", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
     /// Log filter, e.g. `info` or `info,vario_store=debug` [default: info].
     #[arg(long, env = env::LOG, value_name = "FILTER")]
     pub log: Option<String>,
 }
 
-/// The TOML file: the flags' settings plus the `[events]`, `[limits]` and `[storage]`
-/// tables of the server. Unknown keys are errors, so a typo does not go unnoticed.
+/// The TOML file: the flags' settings plus the `[events]`, `[limits]`, `[storage]` and
+/// `[cors]` tables of the server. Unknown keys are errors, so a typo does not go unnoticed.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct FileConfig {
@@ -77,6 +84,7 @@ struct FileConfig {
     events: EventsConfig,
     limits: Limits,
     storage: StorageConfig,
+    cors: CorsConfig,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -102,6 +110,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     config.events.require_write_key |= args.require_write_key;
     config.limits = file.limits;
     config.storage = file.storage;
+    config.cors = file.cors;
+    let cors_origins: Vec<String> =
+        args.cors_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
+    if !cors_origins.is_empty() {
+        config.cors.allowed_origins = cors_origins;
+    }
     if let Some(seconds) = file.shutdown_grace_seconds {
         config.shutdown_grace = Duration::from_secs(seconds);
     }

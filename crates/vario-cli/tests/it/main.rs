@@ -26,3 +26,5 @@ mod simulate;
 mod support;
 /// The pages in a real browser: results, projects, explain, sign-in.
 mod ui;
+/// The official browser SDKs (JavaScript, React) on a page of another origin, in Chromium.
+mod web_sdk;
