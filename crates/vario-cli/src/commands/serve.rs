@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
-use vario_server::{AppState, EventsConfig, Limits, ServerConfig, StorageConfig, TokenSource};
+use vario_server::{AppState, EventsConfig, Limits, PagesConfig, ServerConfig, StorageConfig, TokenSource};
 
 /// Every environment variable `vario serve` reads. Each one stands for the flag of the
 /// same name; a flag given on the command line wins.
@@ -35,6 +35,9 @@ pub mod env {
 
 /// Listening address without any configuration: this machine only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// How long blocking work left over at shutdown may delay the exit.
+const SHUTDOWN_LEFTOVERS: Duration = Duration::from_secs(2);
+
 /// Data directory without any configuration, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "vario-data";
 
@@ -77,6 +80,7 @@ struct FileConfig {
     events: EventsConfig,
     limits: Limits,
     storage: StorageConfig,
+    pages: PagesConfig,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -102,10 +106,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     config.events.require_write_key |= args.require_write_key;
     config.limits = file.limits;
     config.storage = file.storage;
+    config.pages = file.pages;
     if let Some(seconds) = file.shutdown_grace_seconds {
         config.shutdown_grace = Duration::from_secs(seconds);
     }
 
+    // Connections and storage both need file descriptors; the soft limit is often far
+    // below what the system allows this process.
+    vario_server::listener::raise_open_file_limit();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     let (state, token_source) = AppState::open(config)?;
@@ -129,7 +137,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout();
     writeln!(stdout, "vario serve: listening on http://{bound}")?;
     stdout.flush()?;
-    runtime.block_on(vario_server::serve(listener, state, vario_server::shutdown_signal()))?;
+    let served = runtime.block_on(vario_server::serve(listener, state, vario_server::shutdown_signal()));
+    // Everything accepted is on disk now. A blocking task still running (a cancelled
+    // query finishing its step) must not keep the process alive.
+    runtime.shutdown_timeout(SHUTDOWN_LEFTOVERS);
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
