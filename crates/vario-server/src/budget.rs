@@ -10,9 +10,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::error::{ApiError, Code};
 
 /// Memory one byte of a body costs while it is handled: the raw bytes, the parsed batch
-/// (strings, maps) and the rows prepared for the log. Measured on maximum-size event
-/// batches (`tools/load`): about 4 bytes of resident memory per body byte.
-pub const BYTES_PER_BODY_BYTE: usize = 4;
+/// (strings, maps), the rows prepared for the log and the commit's share of SQLite's
+/// page cache. Measured on maximum-size event batches (`tools/load/overload.py`): about
+/// 4 bytes of resident memory per body byte for the request alone, near 8 with the
+/// commit and the allocator's slack.
+pub const BYTES_PER_BODY_BYTE: usize = 8;
 
 /// The budget; cheap to clone.
 #[derive(Debug, Clone)]

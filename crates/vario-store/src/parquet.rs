@@ -308,6 +308,16 @@ impl SortedFileWriter {
     }
 }
 
+/// `map_err` for I/O on `path`.
+pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
+    move |e| StoreError::io(path, &e)
+}
+
+/// Makes a rename or a new entry in `dir` durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, &e))
+}
+
 #[cfg(test)]
 mod unfinished_tests {
     use super::*;
@@ -328,14 +338,4 @@ mod unfinished_tests {
         assert!(!is_unfinished("seq-1-2.parquet"));
         assert!(!is_unfinished(".watermark.json.tmp"));
     }
-}
-
-/// `map_err` for I/O on `path`.
-pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
-    move |e| StoreError::io(path, &e)
-}
-
-/// Makes a rename or a new entry in `dir` durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, &e))
 }

@@ -29,6 +29,8 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use crate::compact::{live_files, watermark};
+use tokio_util::sync::CancellationToken;
+
 use crate::error::StoreError;
 use crate::limits::{QueryLimits, bound_string_functions};
 use crate::parquet::{events_schema, to_record_batch};
@@ -109,22 +111,33 @@ fn on_query_runtime<T, F: Future<Output = Result<T, QueryError>>>(
 ) -> Result<T, QueryError> {
     let runtime = query_runtime()?;
     let cancel = limits.cancel.clone().unwrap_or_default();
-    let timeout = limits.timeout;
+    // The deadline is kept by a thread of its own: the runtime's timers only advance
+    // when one of its workers is idle, and a busy query leaves none idle.
+    let expired = CancellationToken::new();
+    let (finished, wait) = std::sync::mpsc::channel::<()>();
+    if let Some(timeout) = limits.timeout {
+        let expire = expired.clone();
+        std::thread::Builder::new()
+            .name("vario-query-deadline".into())
+            .spawn(move || {
+                if wait.recv_timeout(timeout) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                    expire.cancel();
+                }
+            })
+            .map_err(|e| QueryError::Engine(format!("cannot start the query's deadline: {e}")))?;
+    }
     let work = start(&runtime);
     let answer = runtime.block_on(async {
-        let deadline = async {
-            match timeout {
-                Some(t) => tokio::time::sleep(t).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             answer = work => answer,
             () = cancel.cancelled() => Err(QueryError::Cancelled),
-            () = deadline => Err(QueryError::Limit(format!(
-                "the query ran longer than its limit of {} seconds", timeout.unwrap_or_default().as_secs_f64()))),
+            () = expired.cancelled() => Err(QueryError::Limit(format!(
+                "the query ran longer than its limit of {} seconds",
+                limits.timeout.unwrap_or_default().as_secs_f64()
+            ))),
         }
     });
+    drop(finished);
     runtime.shutdown_background();
     answer
 }
