@@ -60,6 +60,15 @@ def batch_length(prefix):
     return length
 
 
+async def status_line(reader):
+    while True:
+        line = await reader.readline()
+        if not line:
+            return 0
+        if line.startswith(b"HTTP/1.1 "):
+            return int(line.split()[1])
+
+
 async def post(host, port, body, path="/v1/events", length=None):
     """POSTs `body` (bytes, or an iterable of pieces of `length` bytes); the status, 0 when
     the connection failed."""
@@ -70,7 +79,7 @@ async def post(host, port, body, path="/v1/events", length=None):
         head = (f"POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
                 f"content-length: {length}\r\nconnection: close\r\n\r\n").encode()
         writer.write(head)
-        answer = asyncio.ensure_future(reader.readline())
+        answer = asyncio.ensure_future(status_line(reader))
         try:
             for part in parts:
                 if answer.done():
@@ -79,9 +88,7 @@ async def post(host, port, body, path="/v1/events", length=None):
                 await writer.drain()
         except ConnectionError:
             pass  # refused before the whole body was read: the answer may still be there
-        line = await answer
-        line = await reader.readline()
-        return int(line.split()[1]) if line else 0
+        return await answer
     except ConnectionError:
         return 0
     finally:
@@ -105,7 +112,7 @@ async def batches(addr, pid, clients=1024, seconds=600):
             if status == 204:
                 acked += 1
                 return
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(1.0)  # Retry-After: 1
 
     await asyncio.gather(*(client(c) for c in range(clients)))
     hwm, rss = memory(pid)
