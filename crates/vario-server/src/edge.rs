@@ -34,8 +34,10 @@ pub async fn edge(State(app): State<AppState>, request: Request, next: Next) -> 
     } else {
         json_errors(next.run(request).await).await
     };
-    // Links from the pages never tell other sites which page (or experiment) they came from.
-    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Links from the pages never tell other sites which page (or experiment) they came
+    // from. (Not `no-referrer`: under it browsers send `Origin: null` on the server's own
+    // forms.)
+    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
 }
 

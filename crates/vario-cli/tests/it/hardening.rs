@@ -527,7 +527,7 @@ fn errors_below_the_handlers_come_in_the_json_error_shape() {
     let answer = exchange(addr, &request("POST", "/ui/login", &[FORM], &form(TOKEN, "/ui%01x")));
     assert_eq!(answer.status, 303, "{answer:?}");
     assert_eq!(answer.header("location"), Some("/ui"));
-    assert_eq!(answer.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(answer.header("referrer-policy"), Some("same-origin"));
 }
 
 // 8. Sign-in rate limit, Origin check, Secure cookies, JSON-only events.

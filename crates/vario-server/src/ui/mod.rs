@@ -97,13 +97,15 @@ fn safe_next(next: Option<&str>) -> &str {
 fn same_origin(headers: &HeaderMap, trust_proxy: bool) -> bool {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let host = (if trust_proxy { text("x-forwarded-host") } else { None }).or_else(|| text(header::HOST.as_str()));
-    if let Some(origin) = text(header::ORIGIN.as_str()) {
+    let origin = text(header::ORIGIN.as_str());
+    // Browsers send `Origin: null` under some referrer policies; `Sec-Fetch-Site` then says.
+    if let Some(origin) = origin.filter(|o| *o != "null") {
         let authority = origin.split_once("://").map(|(_, rest)| rest.trim_end_matches('/'));
         return matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h));
     }
     match text("sec-fetch-site") {
         Some(site) => site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none"),
-        None => true,
+        None => origin.is_none(),
     }
 }
 
