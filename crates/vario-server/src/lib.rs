@@ -21,17 +21,20 @@
 
 pub mod auth;
 pub mod body;
+pub mod budget;
 pub mod config;
 pub mod cors;
+pub mod edge;
 pub mod error;
 pub mod explain;
+pub mod listener;
 pub mod metrics;
 pub mod routes;
 pub mod state;
 pub mod ui;
 pub mod validate;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -43,11 +46,12 @@ use axum::routing::{get, post, put};
 use tokio::net::TcpListener;
 
 pub use auth::TokenSource;
-pub use config::{CorsConfig, EventsConfig, Limits, ServerConfig, StorageConfig};
+pub use config::{CorsConfig, EventsConfig, Limits, PagesConfig, ServerConfig, StorageConfig};
 pub use error::{ApiError, Code, ServerError};
 pub use state::AppState;
 
-/// The service: every route, the JSON 404/405, and request timing.
+/// The service: every route, the JSON 404/405, the limits and error shape of
+/// [`edge`], and request timing.
 pub fn router(state: AppState) -> Router {
     // Only the public SDK routes are open to web pages of other origins.
     let cors = cors::Cors::checked(&state.config().cors);
@@ -76,13 +80,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(routes::health::healthz))
         .route("/metrics", get(routes::health::metrics))
-        .merge(ui::router())
+        .merge(ui::router(state.config().limits.sign_in_attempts_per_minute))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such endpoint; see docs/http-api.md") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(Code::MethodNotAllowed, "this endpoint does not take that method")
         })
-        // Bodies are read by the handlers with their own limits (events, datafiles).
-        .layer(DefaultBodyLimit::disable())
+        // Raw bodies are read by the handlers with their own limits (events, datafiles,
+        // queries); what an extractor reads (the forms of the pages) is a few KB at most.
+        .layer(DefaultBodyLimit::max(state.config().limits.max_form_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), edge::edge))
         .layer(middleware::from_fn_with_state(state.clone(), time_request))
         .with_state(state)
 }
@@ -95,10 +101,10 @@ async fn time_request(State(app): State<AppState>, request: Request, next: Next)
     response
 }
 
-/// Serves on `listener` until `shutdown` completes; then stops accepting, lets
-/// in-flight requests finish (for at most the configured grace period), commits every
-/// accepted batch and closes the event log. While the log cannot be opened, retries in
-/// the background.
+/// Serves on `listener` until `shutdown` completes; then stops accepting, cancels the
+/// running queries, lets in-flight requests finish (for at most the configured grace
+/// period), commits every accepted batch and closes the event log. While the log cannot
+/// be opened, retries in the background. Connections are limited as [`listener`] says.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -107,13 +113,18 @@ pub async fn serve(
     let reopen = tokio::spawn(reopen_store(state.clone()));
     let compaction = tokio::spawn(compact_periodically(state.clone()));
     let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(async move {
+    let stopping = state.clone();
+    let limits = state.config().limits.clone();
+    let app = router(state.clone());
+    let server = async move {
+        listener::serve(listener, app, &limits, async move {
             shutdown.await;
-            tracing::info!("shutting down: no new connections; finishing requests in flight");
+            tracing::info!("shutting down: no new connections; queries cancelled; finishing requests in flight");
+            stopping.cancel_queries();
             let _ = fired_tx.send(());
         })
-        .into_future();
+        .await
+    };
     let grace = state.config().shutdown_grace;
     let deadline = async move {
         if fired_rx.await.is_ok() {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
-use vario_server::{AppState, CorsConfig, EventsConfig, Limits, ServerConfig, StorageConfig, TokenSource};
+use vario_server::{AppState, CorsConfig, EventsConfig, Limits, PagesConfig, ServerConfig, StorageConfig, TokenSource};
 
 /// Every environment variable `vario serve` reads. Each one stands for the flag of the
 /// same name; a flag given on the command line wins.
@@ -38,6 +38,9 @@ pub mod env {
 
 /// Listening address without any configuration: this machine only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// How long blocking work left over at shutdown may delay the exit.
+const SHUTDOWN_LEFTOVERS: Duration = Duration::from_secs(2);
+
 /// Data directory without any configuration, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "vario-data";
 
@@ -85,6 +88,7 @@ struct FileConfig {
     limits: Limits,
     storage: StorageConfig,
     cors: CorsConfig,
+    pages: PagesConfig,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -116,10 +120,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !cors_origins.is_empty() {
         config.cors.allowed_origins = cors_origins;
     }
+    config.pages = file.pages;
     if let Some(seconds) = file.shutdown_grace_seconds {
         config.shutdown_grace = Duration::from_secs(seconds);
     }
 
+    // Connections and storage both need file descriptors; the soft limit is often far
+    // below what the system allows this process.
+    vario_server::listener::raise_open_file_limit();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     let (state, token_source) = AppState::open(config)?;
@@ -143,7 +151,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout();
     writeln!(stdout, "vario serve: listening on http://{bound}")?;
     stdout.flush()?;
-    runtime.block_on(vario_server::serve(listener, state, vario_server::shutdown_signal()))?;
+    let served = runtime.block_on(vario_server::serve(listener, state, vario_server::shutdown_signal()));
+    // Everything accepted is on disk now. A blocking task still running (a cancelled
+    // query finishing its step) must not keep the process alive.
+    runtime.shutdown_timeout(SHUTDOWN_LEFTOVERS);
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

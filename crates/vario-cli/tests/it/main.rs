@@ -8,6 +8,8 @@ mod compat;
 mod datafile;
 /// The protocol details of `vario eval` (errors, exit codes, flushing).
 mod eval;
+/// `vario serve` against clients that try to exhaust it: limits, timeouts, budgets.
+mod hardening;
 /// The official Python and JavaScript SDKs pointed at a running `vario serve`.
 mod official_clients;
 /// The Parquet files read by pyarrow.
