@@ -12,6 +12,8 @@ mod eval;
 mod hardening;
 /// The official Python and JavaScript SDKs pointed at a running `vario serve`.
 mod official_clients;
+/// The official OpenFeature OFREP providers (JavaScript server and web, Python).
+mod openfeature;
 /// The Parquet files read by pyarrow.
 mod parquet_check;
 /// `vario project`, `vario explain` and `vario datafile diff` on a data directory.

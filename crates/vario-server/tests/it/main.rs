@@ -5,6 +5,7 @@ mod cors;
 mod datafiles;
 mod events;
 mod health;
+mod ofrep;
 mod projects;
 mod props;
 mod query;
