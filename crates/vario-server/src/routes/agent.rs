@@ -1,6 +1,6 @@
 //! Optimizely Agent's REST API, so that Agent's clients work against `vario serve`
 //! unchanged: `POST /v1/decide`, `POST /v1/track`, `POST /v1/override`,
-//! `GET /v1/datafile`. `X-Optimizely-SDK-Key` names the environment; decisions are made
+//! `GET /v1/datafile`, `GET /health`. `X-Optimizely-SDK-Key` names the environment; decisions are made
 //! by the environment's SDK client (`decisions`), so they are the official SDKs', and
 //! events go straight into the event log. Requests and answers have Agent's shapes,
 //! errors Agent's `{"error": "..."}`.
@@ -95,6 +95,12 @@ async fn body<T: for<'de> Deserialize<'de> + Default>(
 
 fn attributes(map: Option<Map<String, Value>>) -> Attributes {
     map.map(Attributes::from).unwrap_or_default()
+}
+
+/// `GET /health`: Agent's liveness answer (Vario's own, with storage state, is
+/// `/healthz`).
+pub async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
 }
 
 /// `GET /v1/datafile`: the environment's datafile.

@@ -122,6 +122,8 @@ fn the_sdk_key_header_names_the_environment() {
     let datafile = request("GET", &format!("{}/v1/datafile", server.url), &[("x-optimizely-sdk-key", KEY)], None);
     assert_eq!(datafile.status, 200);
     assert_eq!(datafile.json(), serde_json::from_str::<Value>(DATAFILE).unwrap());
+    let health = request("GET", &format!("{}/health", server.url), &[], None);
+    assert_eq!((health.status, health.json()), (200, json!({"status": "ok"})));
 }
 
 #[test]
