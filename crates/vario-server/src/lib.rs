@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/override", post(routes::agent::override_variation))
         .route("/v1/datafile", get(routes::agent::datafile))
         .route("/health", get(routes::agent::health))
+        .route("/v1/batch", post(routes::agent_batch::batch))
         .route("/api/v1/environments/{sdk_key}/datafile", put(routes::datafiles::put_datafile))
         .route("/api/v1/query", post(routes::query::post_query))
         .route("/api/v1/experiments/{key}/results", get(routes::results::get_results))

@@ -218,6 +218,13 @@ pub struct TrackQuery {
     event_key: Option<String>,
 }
 
+impl TrackQuery {
+    /// The query naming `event_key`.
+    pub fn new(event_key: Option<String>) -> Self {
+        Self { event_key }
+    }
+}
+
 /// `POST /v1/track?eventKey=...`: a conversion (an unknown event key is answered 200
 /// with `error`, as Agent does, and nothing is sent).
 pub async fn track(

@@ -1,6 +1,7 @@
 //! The HTTP endpoints, one file per group.
 
 pub mod agent;
+pub mod agent_batch;
 pub mod datafiles;
 pub mod events;
 pub mod health;

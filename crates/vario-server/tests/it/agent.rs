@@ -166,3 +166,36 @@ fn override_forces_a_variation_until_removed_and_says_what_it_did() {
     let no_user = post(&server, "/v1/override", &json!({"experimentKey": "flag_1_test_0"}));
     assert_eq!(agent_error(&no_user, 400), "userId cannot be empty");
 }
+
+#[test]
+fn batch_runs_each_operation_as_if_sent_alone() {
+    let server = started();
+    let sdk_key = json!({"X-Optimizely-SDK-Key": KEY, "X-Request-Id": "req-1"});
+    let body = json!({"operations": [
+        {"method": "POST", "url": "/v1/decide", "operationID": "1", "params": {"keys": "flag_1"},
+         "body": {"userId": "user_3", "userAttributes": attributes()}, "headers": sdk_key},
+        {"method": "POST", "url": "http://localhost:8080/v1/track?eventKey=signup", "operationID": "2",
+         "body": {"userId": "user_3"}, "headers": sdk_key},
+        {"method": "POST", "url": "/v1/decide", "operationID": "3", "body": {"userId": "user_3"}, "headers": {}},
+        {"method": "GET", "url": "/v1/nope", "operationID": "4", "headers": sdk_key},
+    ]});
+    let answer = request("POST", &format!("{}/v1/batch", server.url), &[], Some(&bytes(&body)));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let answer = answer.json();
+    assert_eq!(answer["errorCount"], 2, "{answer}");
+    assert!(answer["startedAt"].is_string() && answer["endedAt"].is_string());
+    let items = answer["response"].as_array().unwrap();
+    let alone = post(&server, "/v1/decide?keys=flag_1", &json!({"userId": "user_3", "userAttributes": attributes()}));
+    assert_eq!((items[0]["status"].as_u64(), &items[0]["body"]), (Some(200), &alone.json()));
+    assert_eq!((items[0]["operationID"].as_str(), items[0]["requestID"].as_str()), (Some("1"), Some("req-1")));
+    assert_eq!(items[1]["body"], json!({"userId": "user_3", "eventKey": "signup"}));
+    assert_eq!(items[2]["status"], 400);
+    assert!(items[2]["body"]["error"].as_str().unwrap().contains("X-Optimizely-SDK-Key"));
+    assert_eq!(items[3]["status"], 404);
+
+    let url = format!("{}/v1/batch", server.url);
+    let undecodable = request("POST", &url, &[], Some(b"{\"operations\": 7}"));
+    assert_eq!(agent_error(&undecodable, 400), "cannot decode the operation body");
+    let many = json!({"operations": vec![json!({"method": "GET", "url": "/health"}); 501]});
+    assert!(agent_error(&request("POST", &url, &[], Some(&bytes(&many))), 422).contains("500"));
+}
