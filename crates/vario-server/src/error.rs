@@ -182,7 +182,7 @@ impl From<StoreError> for ApiError {
             StoreError::Closed => Self::new(Code::ShuttingDown, "the server is shutting down; retry shortly"),
             StoreError::InvalidEvent { path, message } => Self::at(Code::InvalidField, path, message),
             StoreError::InvalidKey(message) => Self::new(Code::InvalidSdkKey, message),
-            StoreError::Internal(_) => Self::internal(error),
+            StoreError::Internal(_) | StoreError::Backup(_) => Self::internal(error),
         }
     }
 }
