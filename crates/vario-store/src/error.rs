@@ -87,6 +87,12 @@ impl StoreError {
         matches!(self, Self::Unavailable { .. } | Self::Overloaded { .. } | Self::Closed)
     }
 
+    /// Whether a file was written by a newer Vario: waiting cannot help, so a server
+    /// refuses to start rather than answer 503 until it can.
+    pub fn is_newer_format(&self) -> bool {
+        matches!(self, Self::Unavailable { reason: Unavailable::NewerFormat, .. })
+    }
+
     /// Classifies an I/O error on `path`.
     pub(crate) fn io(path: &Path, error: &std::io::Error) -> Self {
         use std::io::ErrorKind;

@@ -57,12 +57,24 @@ pub fn migrate(data_dir: &Path) -> Result<Vec<FormatStatus>, StoreError> {
         Store::open(data_dir)?.close();
     }
     if before[2].change.is_some() {
-        let _lock = crate::maintenance::lock(data_dir)?;
-        if let Some((seq, _)) = read_watermark(data_dir)? {
-            save_watermark(data_dir, seq)?;
-        }
+        record_parquet_layout(data_dir)?;
     }
     Ok(before)
+}
+
+/// Writes the Parquet layout version into a watermark of the first release, which had
+/// none (the files stay as they are); `false` when there was nothing to write. `vario
+/// serve` does it as it starts, as [`migrate`] does.
+pub fn record_parquet_layout(data_dir: &Path) -> Result<bool, StoreError> {
+    if !matches!(read_watermark(data_dir)?, Some((_, None))) {
+        return Ok(false);
+    }
+    let _lock = crate::maintenance::lock(data_dir)?;
+    // Read again under the lock: a compaction may have written it meanwhile.
+    match read_watermark(data_dir)? {
+        Some((seq, None)) => save_watermark(data_dir, seq).map(|()| true),
+        _ => Ok(false),
+    }
 }
 
 fn inspect_log(data_dir: &Path) -> Result<FormatStatus, StoreError> {
