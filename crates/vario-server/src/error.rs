@@ -11,7 +11,7 @@ use vario_store::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// The data directory or a file in it.
-    #[error("{0}")]
+    #[error(transparent)]
     Storage(#[from] StoreError),
     /// A file of the data directory, with its path in the message.
     #[error("{message}: {source}")]
