@@ -47,6 +47,7 @@ mod datafiles;
 mod dedup;
 mod error;
 pub mod formats;
+mod limits;
 mod maintenance;
 mod merge;
 mod parquet;
@@ -66,6 +67,7 @@ pub use compact::{
 };
 pub use datafiles::{DATAFILES_DIR, Datafiles, MAX_SDK_KEY_LEN, StoredDatafile, is_valid_sdk_key, sha256_hex};
 pub use error::{StoreError, Unavailable};
+pub use limits::QueryLimits;
 pub use prune::prune_log;
 pub use query::{QueryError, QueryResult, ScanError, data_version, query, scan};
 pub use reader::{LogReader, StoredEvent};

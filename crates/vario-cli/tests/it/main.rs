@@ -10,10 +10,14 @@ mod compat;
 mod datafile;
 /// The protocol details of `vario eval` (errors, exit codes, flushing).
 mod eval;
+/// `vario serve` against clients that try to exhaust it: limits, timeouts, budgets.
+mod hardening;
 /// `vario --version`, shell completions and manual pages.
 mod install;
 /// The official Python and JavaScript SDKs pointed at a running `vario serve`.
 mod official_clients;
+/// The official OpenFeature OFREP providers (JavaScript server and web, Python).
+mod openfeature;
 /// The Parquet files read by pyarrow.
 mod parquet_check;
 /// `vario project`, `vario explain` and `vario datafile diff` on a data directory.
@@ -34,3 +38,5 @@ mod support;
 mod ui;
 /// Data directories of older and newer formats: `vario migrate`, refusals.
 mod upgrade;
+/// The official browser SDKs (JavaScript, React) on a page of another origin, in Chromium.
+mod web_sdk;

@@ -3,6 +3,7 @@
 pub mod datafiles;
 pub mod events;
 pub mod health;
+pub mod ofrep;
 pub mod projects;
 pub mod query;
 pub mod results;
