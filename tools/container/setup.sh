@@ -7,7 +7,18 @@
 set -euo pipefail
 
 IMAGE="localhost/vario-test/debian:bookworm"
-MIRROR="${VARIO_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The Debian archive this machine's apt uses (VARIO_DEBIAN_MIRROR overrides it).
+debian_mirror() {
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
+    | grep -v '^[[:space:]]*#' \
+    | grep -oE '(https?|file)://[^[:space:]]+/debian/?([[:space:]]|$)' \
+    | head -n 1 | tr -d '[:space:]'
+}
+MIRROR="${VARIO_DEBIAN_MIRROR:-$(debian_mirror)}"
+if [ -z "$MIRROR" ]; then
+  echo "error: no Debian archive in apt's sources; set VARIO_DEBIAN_MIRROR" >&2
+  exit 1
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
