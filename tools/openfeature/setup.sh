@@ -21,14 +21,4 @@ if ! { [ -x "$PY" ] && "$PY" -m pip freeze 2>/dev/null | grep -qx "$PYTHON_PROVI
   "$VENV/bin/pip" install --disable-pip-version-check -q "$PYTHON_SDK" "$PYTHON_PROVIDER"
 fi
 
-for tool in node npm; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "error: $tool is needed for tools/openfeature/ofrep_clients.mjs (Node.js 18 or later)" >&2
-    exit 1
-  fi
-done
-installed="$HERE/node_modules/.package-lock.json"
-if [ ! -f "$installed" ] || [ "$HERE/package-lock.json" -nt "$installed" ]; then
-  echo "installing the npm packages of tools/openfeature (npm ci)" >&2
-  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+"$ROOT/tools/npm-ci.sh" "$HERE" "tools/openfeature/ofrep_clients.mjs"

@@ -8,6 +8,8 @@
 //! - CORS on the two public SDK routes above (`[cors]`), never on the others.
 //! - `POST /ofrep/v1/evaluate/flags[/{key}]`: OpenFeature remote evaluation (OFREP) of
 //!   the environment whose SDK key is the credential; impressions go into the log.
+//! - `POST /v1/decide`, `/v1/track`, `/v1/override`, `GET /v1/datafile`: Optimizely
+//!   Agent's API for the environment named by `X-Optimizely-SDK-Key`.
 //! - `POST /api/v1/query` (admin token): read-only SQL over the stored events.
 //! - `/api/v1/projects/...` (admin token): project management; every change publishes
 //!   the datafiles whose content changed. `GET /api/v1/openapi.json` describes it.
@@ -69,6 +71,11 @@ pub fn router(state: AppState) -> Router {
             cors::public(post(routes::ofrep::evaluate_flag), &cors, &[Method::POST]),
         )
         .route("/ofrep/v1/evaluate/flags", cors::public(post(routes::ofrep::evaluate_flags), &cors, &[Method::POST]))
+        .route("/v1/decide", post(routes::agent::decide))
+        .route("/v1/track", post(routes::agent::track))
+        .route("/v1/override", post(routes::agent::override_variation))
+        .route("/v1/datafile", get(routes::agent::datafile))
+        .route("/health", get(routes::agent::health))
         .route("/api/v1/environments/{sdk_key}/datafile", put(routes::datafiles::put_datafile))
         .route("/api/v1/query", post(routes::query::post_query))
         .route("/api/v1/experiments/{key}/results", get(routes::results::get_results))

@@ -1,5 +1,6 @@
 //! The HTTP endpoints, one file per group.
 
+pub mod agent;
 pub mod datafiles;
 pub mod events;
 pub mod health;

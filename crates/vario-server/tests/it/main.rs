@@ -1,5 +1,6 @@
 //! Integration tests: a real server on 127.0.0.1:0, driven by a real HTTP client.
 
+mod agent;
 mod auth;
 mod cors;
 mod datafiles;
