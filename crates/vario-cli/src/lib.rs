@@ -8,9 +8,12 @@ use clap::{Parser, Subcommand};
 pub mod commands;
 pub mod exit_code;
 
+/// `vario --version`: the release and the git commit it was built from (`build.rs`).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("VARIO_COMMIT"), ")");
+
 /// Vario: feature flags, A/B tests and results, compatible with Optimizely datafiles.
 #[derive(Debug, Parser)]
-#[command(name = "vario", version, about)]
+#[command(name = "vario", version = VERSION, about)]
 pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
@@ -42,6 +45,18 @@ pub enum Command {
     Project(commands::project::Command),
     /// What a user gets from every flag and experiment, and why.
     Explain(commands::explain::Args),
+    /// Copy a data directory, consistently, while a server writes it.
+    Backup(commands::backup::BackupArgs),
+    /// Make a new data directory from a backup.
+    Restore(commands::backup::RestoreArgs),
+    /// Upgrade a data directory's files to this version's formats (`--dry-run`: only say what changes).
+    Migrate(commands::migrate::Args),
+    /// Ask a running server whether it is healthy (`GET /healthz`); exit status 0 if so.
+    Health(commands::health::Args),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(commands::completions::Args),
+    /// Print the manual page, or write one per command with `--out-dir`.
+    Man(commands::man::Args),
 }
 
 /// Runs a parsed command line.
@@ -57,5 +72,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => commands::generate::run(&args),
         Command::Project(command) => commands::project::run(&command),
         Command::Explain(args) => commands::explain::run(&args),
+        Command::Backup(args) => commands::backup::backup(&args),
+        Command::Restore(args) => commands::backup::restore(&args),
+        Command::Migrate(args) => commands::migrate::run(&args),
+        Command::Health(args) => commands::health::run(&args),
+        Command::Completions(args) => commands::completions::run(&args),
+        Command::Man(args) => commands::man::run(&args),
     }
 }

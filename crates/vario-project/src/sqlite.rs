@@ -16,6 +16,9 @@ use crate::repo::{AuditEntry, DatafileRecord, Store, StoredProject, Transaction}
 /// File name of the project database inside a data directory.
 pub const PROJECTS_FILE: &str = "projects.sqlite3";
 
+/// `PRAGMA user_version` of the schema this Vario writes; a newer file is refused.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
 /// First generated id; ids below are left to imported datafiles' small ids.
 const FIRST_ID: i64 = 100_001;
 
@@ -111,7 +114,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), ProjectError> {
     let err = |e: rusqlite::Error| storage(path, &e);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(err)?;
-    let known = MIGRATIONS.len() as i64;
+    let known = SCHEMA_VERSION;
     if version > known {
         return Err(ProjectError::Storage {
             path: path.display().to_string(),

@@ -11,7 +11,7 @@ use vario_store::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// The data directory or a file in it.
-    #[error("{0}")]
+    #[error(transparent)]
     Storage(#[from] StoreError),
     /// A file of the data directory, with its path in the message.
     #[error("{message}: {source}")]
@@ -246,7 +246,7 @@ impl From<StoreError> for ApiError {
             StoreError::Closed => Self::new(Code::ShuttingDown, "the server is shutting down; retry shortly"),
             StoreError::InvalidEvent { path, message } => Self::at(Code::InvalidField, path, message),
             StoreError::InvalidKey(message) => Self::new(Code::InvalidSdkKey, message),
-            StoreError::Internal(_) => Self::internal(error),
+            StoreError::Internal(_) | StoreError::Backup(_) => Self::internal(error),
         }
     }
 }

@@ -212,29 +212,38 @@ async fn compact_periodically(state: AppState) {
     }
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. Call it inside the runtime before saying
+/// the server is ready: the handlers are installed by the call, not when the future is
+/// first polled, so a SIGTERM right after "listening" stops the server cleanly instead
+/// of ending the process by the signal's default action.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        async fn recv(installed: std::io::Result<Signal>, name: &'static str) {
+            match installed {
                 Ok(mut signal) => {
                     signal.recv().await;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    tracing::warn!(error = %e, "cannot listen for {name}");
                     std::future::pending::<()>().await;
                 }
             }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            () = term => {}
+        }
+        let interrupt = recv(signal(SignalKind::interrupt()), "SIGINT");
+        let term = recv(signal(SignalKind::terminate()), "SIGTERM");
+        async move {
+            tokio::select! {
+                () = interrupt => {}
+                () = term => {}
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -78,7 +78,8 @@ struct Inner {
 impl AppState {
     /// Prepares the server's state: resolves the admin token, opens the event log and
     /// loads the datafiles. A data directory that cannot be written does not stop the
-    /// start: datafiles are served, events get 503 until the log can be opened.
+    /// start: datafiles are served, events get 503 until the log can be opened. Files
+    /// written by a newer Vario do: the error names both versions.
     pub fn open(config: ServerConfig) -> Result<(Self, TokenSource), ServerError> {
         check(&config)?;
         let (admin_token, source) = resolve_admin_token(config.admin_token.as_deref(), &config.data_dir)?;
@@ -91,8 +92,26 @@ impl AppState {
             on_commit: Some(Arc::new(move |info| observer.observe_commit(info))),
             uuid_memtable_keys: config.storage.uuid_memtable_keys,
         };
+        // Files of a newer release are refused before anything is served: neither
+        // waiting nor compacting over them can help.
+        if let Err(e) = vario_store::watermark(&config.data_dir)
+            && e.is_newer_format()
+        {
+            return Err(e.into());
+        }
         let store = match Store::open_with(&config.data_dir, store_options.clone()) {
-            Ok(store) => Ok(store),
+            Ok(store) => {
+                // The last step of an upgrade from the first release (opening the log
+                // did the others); a directory that cannot be written keeps layout 1 as
+                // it is, which reads the same.
+                match vario_store::formats::record_parquet_layout(&config.data_dir) {
+                    Ok(true) => tracing::info!("the Parquet layout version is now recorded in the watermark"),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "the Parquet layout version cannot be recorded"),
+                }
+                Ok(store)
+            }
+            Err(e) if e.is_newer_format() => return Err(e.into()),
             Err(e) if e.is_unavailable() => {
                 tracing::error!(error = %e, "the event log cannot be opened; events get 503 until it can");
                 Err(e)

@@ -35,7 +35,7 @@ use crate::reader::{LogReader, StoredEvent};
 /// Name of the Parquet directory inside the data directory.
 pub const EVENTS_DIR: &str = "events";
 /// The watermark file inside [`EVENTS_DIR`]; its leading `_` makes other engines skip it.
-const WATERMARK_FILE: &str = "_compacted.json";
+pub(crate) const WATERMARK_FILE: &str = "_compacted.json";
 
 /// Tuning of [`compact`].
 #[derive(Debug, Clone, Copy)]
@@ -83,21 +83,44 @@ pub struct EventFile {
     pub last: i64,
 }
 
-/// The seq up to which the log is in Parquet files (0 when nothing is).
+/// Version of the layout of [`EVENTS_DIR`] (partitioning, file names, columns), kept in
+/// the watermark file. A file without one is layout 1 (the first release's).
+pub const PARQUET_LAYOUT_VERSION: i64 = 1;
+
+/// The seq up to which the log is in Parquet files (0 when nothing is). Refuses a
+/// directory of a newer layout than this Vario reads.
 pub fn watermark(data_dir: &Path) -> Result<i64, StoreError> {
+    Ok(read_watermark(data_dir)?.map_or(0, |(seq, _)| seq))
+}
+
+/// The watermark and the layout version written in the file (`None` for a file of the
+/// first release, which had none: layout 1), when the file exists.
+pub(crate) fn read_watermark(data_dir: &Path) -> Result<Option<(i64, Option<i64>)>, StoreError> {
     let path = data_dir.join(EVENTS_DIR).join(WATERMARK_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StoreError::io(&path, &e)),
     };
     #[derive(serde::Deserialize)]
     struct Watermark {
         seq: i64,
+        layout: Option<i64>,
     }
-    serde_json::from_str::<Watermark>(&text)
-        .map(|w| w.seq)
-        .map_err(|e| StoreError::Internal(format!("{}: {e}", path.display())))
+    let mark = serde_json::from_str::<Watermark>(&text)
+        .map_err(|e| StoreError::Internal(format!("{}: {e}", path.display())))?;
+    let layout = mark.layout.unwrap_or(1);
+    if layout > PARQUET_LAYOUT_VERSION || layout < 1 {
+        return Err(StoreError::Unavailable {
+            reason: crate::error::Unavailable::NewerFormat,
+            path,
+            detail: format!(
+                "the Parquet files have layout version {layout}; this Vario understands up to \
+                 {PARQUET_LAYOUT_VERSION}: run a newer Vario"
+            ),
+        });
+    }
+    Ok(Some((mark.seq, mark.layout)))
 }
 
 /// Saves the watermark atomically (temporary file, fsync, rename, directory fsync).
@@ -105,7 +128,7 @@ pub(crate) fn save_watermark(data_dir: &Path, seq: i64) -> Result<(), StoreError
     let dir = data_dir.join(EVENTS_DIR);
     let path = dir.join(WATERMARK_FILE);
     let tmp = dir.join(format!(".{WATERMARK_FILE}.tmp"));
-    std::fs::write(&tmp, format!("{{\"seq\": {seq}}}\n")).map_err(io(&tmp))?;
+    std::fs::write(&tmp, format!("{{\"seq\": {seq}, \"layout\": {PARQUET_LAYOUT_VERSION}}}\n")).map_err(io(&tmp))?;
     std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io(&tmp))?;
     std::fs::rename(&tmp, &path).map_err(io(&path))?;
     sync_dir(&dir)
@@ -113,8 +136,9 @@ pub(crate) fn save_watermark(data_dir: &Path, seq: i64) -> Result<(), StoreError
 
 /// Copies every log event past the watermark into Parquet files, then merges the
 /// partitions that have many small files. Only one compaction may run on a data
-/// directory at a time (the server runs it on one task).
+/// directory at a time: a second one (or a backup) waits for the maintenance lock.
 pub fn compact(data_dir: &Path, options: &CompactOptions) -> Result<CompactReport, StoreError> {
+    let _lock = crate::maintenance::lock(data_dir)?;
     let events_dir = data_dir.join(EVENTS_DIR);
     std::fs::create_dir_all(&events_dir).map_err(|e| StoreError::io(&events_dir, &e))?;
     let mut mark = watermark(data_dir)?;
@@ -244,7 +268,7 @@ pub fn live_files(data_dir: &Path, watermark: i64) -> Result<Vec<EventFile>, Sto
 }
 
 /// Every `date=*/seq-*-*.parquet` file of the events directory.
-fn all_files(data_dir: &Path) -> Result<Vec<EventFile>, StoreError> {
+pub(crate) fn all_files(data_dir: &Path) -> Result<Vec<EventFile>, StoreError> {
     let root = data_dir.join(EVENTS_DIR);
     let entries = match std::fs::read_dir(&root) {
         Ok(entries) => entries,

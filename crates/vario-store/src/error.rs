@@ -42,6 +42,10 @@ pub enum StoreError {
     /// A name that cannot be used, such as an SDK key with a `/`.
     #[error("{0}")]
     InvalidKey(String),
+    /// A backup that cannot be made or restored as asked: a target that is not empty,
+    /// a backup whose files do not match its manifest.
+    #[error("{0}")]
+    Backup(String),
     /// A bug: the schema, a statement or an invariant is wrong.
     #[error("internal storage error: {0}")]
     Internal(String),
@@ -60,6 +64,8 @@ pub enum Unavailable {
     Busy,
     /// The log file is damaged or not a Vario log.
     Corrupt,
+    /// A file in a format newer than this Vario reads (written by a newer release).
+    NewerFormat,
 }
 
 impl std::fmt::Display for Unavailable {
@@ -70,6 +76,7 @@ impl std::fmt::Display for Unavailable {
             Self::Io => "I/O error",
             Self::Busy => "locked by another process",
             Self::Corrupt => "damaged log",
+            Self::NewerFormat => "written by a newer Vario",
         })
     }
 }
@@ -78,6 +85,12 @@ impl StoreError {
     /// Whether the error is the environment's fault and may pass (a 503, not a 500).
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable { .. } | Self::Overloaded { .. } | Self::Closed)
+    }
+
+    /// Whether a file was written by a newer Vario: waiting cannot help, so a server
+    /// refuses to start rather than answer 503 until it can.
+    pub fn is_newer_format(&self) -> bool {
+        matches!(self, Self::Unavailable { reason: Unavailable::NewerFormat, .. })
     }
 
     /// Classifies an I/O error on `path`.

@@ -14,6 +14,8 @@
 //! - [`prune_log`]: deletes compacted events from the log; their uuids stay in the
 //!   index, so retries stay duplicates.
 //! - [`Datafiles`]: the hosted datafiles, one file per environment.
+//! - [`backup`]: consistent copies of a data directory a server is writing, and restores;
+//!   [`formats`]: the versions of the files on disk and what `vario migrate` would do.
 //!
 //! `docs/storage.md` describes the files and the schema. The API is blocking: the
 //! server bridges with [`Store::submit`] and `spawn_blocking`; [`query`] runs DataFusion
@@ -38,12 +40,15 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod backup;
 mod bulk;
 mod compact;
 mod datafiles;
 mod dedup;
 mod error;
+pub mod formats;
 mod limits;
+mod maintenance;
 mod merge;
 mod parquet;
 mod pinned;
@@ -57,7 +62,9 @@ mod writer;
 
 pub use self::parquet::{events_schema, to_record_batch};
 pub use bulk::{BULK_MARKER, BulkWriter, is_bulk_loaded};
-pub use compact::{CompactOptions, CompactReport, EVENTS_DIR, EventFile, compact, live_files, watermark};
+pub use compact::{
+    CompactOptions, CompactReport, EVENTS_DIR, EventFile, PARQUET_LAYOUT_VERSION, compact, live_files, watermark,
+};
 pub use datafiles::{DATAFILES_DIR, Datafiles, MAX_SDK_KEY_LEN, StoredDatafile, is_valid_sdk_key, sha256_hex};
 pub use error::{StoreError, Unavailable};
 pub use limits::QueryLimits;

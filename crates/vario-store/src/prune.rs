@@ -27,6 +27,8 @@ pub fn prune_log(data_dir: &Path, through: i64) -> Result<u64, StoreError> {
     if !path.exists() {
         return Ok(0);
     }
+    // A backup's snapshot must not see events leave the log under it.
+    let _lock = crate::maintenance::lock(data_dir)?;
     let sqlite = |e: rusqlite::Error| StoreError::sqlite(&path, &e);
     let mut conn = Connection::open(&path).map_err(sqlite)?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite)?;

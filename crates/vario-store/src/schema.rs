@@ -112,9 +112,12 @@ pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(sqlite)?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::Unavailable {
-            reason: Unavailable::Corrupt,
+            reason: Unavailable::NewerFormat,
             path: path.to_path_buf(),
-            detail: format!("the log has schema version {version}; this Vario understands up to {SCHEMA_VERSION}"),
+            detail: format!(
+                "the log has schema version {version}; this Vario understands up to {SCHEMA_VERSION}: \
+                 run a newer Vario (or restore a backup made by this one)"
+            ),
         });
     }
     if version < SCHEMA_VERSION {

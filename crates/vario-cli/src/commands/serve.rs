@@ -147,11 +147,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .block_on(tokio::net::TcpListener::bind(listen))
         .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr().context("listening address")?;
+    // SIGTERM and SIGINT are handled from here on, before anyone is told to connect.
+    let shutdown = {
+        let _runtime = runtime.enter();
+        vario_server::shutdown_signal()
+    };
     // One line on stdout that scripts (and tests) can wait for; logs go to stderr.
     let mut stdout = std::io::stdout();
     writeln!(stdout, "vario serve: listening on http://{bound}")?;
     stdout.flush()?;
-    let served = runtime.block_on(vario_server::serve(listener, state, vario_server::shutdown_signal()));
+    let served = runtime.block_on(vario_server::serve(listener, state, shutdown));
     // Everything accepted is on disk now. A blocking task still running (a cancelled
     // query finishing its step) must not keep the process alive.
     runtime.shutdown_timeout(SHUTDOWN_LEFTOVERS);

@@ -29,7 +29,11 @@ impl Server {
 
     /// [`Server::start`] with more `vario serve` flags.
     pub(crate) fn start_with(flags: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), flags)
+    }
+
+    /// [`Server::start_with`] on the data directory `dir` (which the server then owns).
+    pub(crate) fn start_in(dir: tempfile::TempDir, flags: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vario"))
             .args(["serve", "--listen", "127.0.0.1:0", "--log", "warn", "--admin-token", ADMIN_TOKEN, "--data-dir"])
             .arg(dir.path())
@@ -46,6 +50,16 @@ impl Server {
             panic!("vario serve did not start: {line:?}");
         };
         Self { url: url.to_owned(), child, dir, _stdout: stdout }
+    }
+
+    /// Stops the server with SIGTERM (it drains and compacts), checks that it exited with
+    /// 0, and hands back its data directory.
+    pub(crate) fn stop(mut self) -> tempfile::TempDir {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "vario serve ended with {status}");
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
     }
 
     /// The data directory.

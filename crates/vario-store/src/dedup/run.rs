@@ -19,7 +19,7 @@ use super::key::Key;
 use crate::error::StoreError;
 use crate::store::sync_dir;
 
-const MAGIC: &[u8; 8] = b"VARIORUN";
+pub(crate) const MAGIC: &[u8; 8] = b"VARIORUN";
 const HEADER_LEN: u64 = 16;
 const KEY_LEN: usize = 16;
 /// Keys per block: one block is 4 KiB, one read.

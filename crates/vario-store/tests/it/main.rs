@@ -1,4 +1,5 @@
 //! Integration tests of the event log on real files.
+mod backup;
 mod datafiles;
 mod dedup;
 mod log;
