@@ -8,11 +8,14 @@ set -euo pipefail
 
 IMAGE="localhost/vario-test/debian:bookworm"
 # The Debian archive this machine's apt uses (VARIO_DEBIAN_MIRROR overrides it).
+# Not every machine has every one of these files, and grep finding nothing is no error.
 debian_mirror() {
-  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
-    | grep -v '^[[:space:]]*#' \
-    | grep -oE '(https?|file)://[^[:space:]]+/debian/?([[:space:]]|$)' \
-    | head -n 1 | tr -d '[:space:]'
+  local file
+  for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    if [ -f "$file" ]; then cat "$file"; fi
+  done | { grep -v '^[[:space:]]*#' || true; } \
+    | { grep -oE '(https?|file)://[^[:space:]]+/debian/?([[:space:]]|$)' || true; } \
+    | sed -n 1p | tr -d '[:space:]'
 }
 MIRROR="${VARIO_DEBIAN_MIRROR:-$(debian_mirror)}"
 if [ -z "$MIRROR" ]; then

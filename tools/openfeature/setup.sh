@@ -14,8 +14,13 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 VENV="$ROOT/.venv-openfeature"
 PY="$VENV/bin/python"
 
-if ! { [ -x "$PY" ] && "$PY" -m pip freeze 2>/dev/null | grep -qx "$PYTHON_PROVIDER" \
-       && "$PY" -m pip freeze 2>/dev/null | grep -qx "$PYTHON_SDK"; }; then
+# The installed versions, read whole first: grep -q stopping early would make pip's
+# side of a pipe fail.
+installed_python=""
+if [ -x "$PY" ]; then
+  installed_python="$("$PY" -m pip freeze 2>/dev/null || true)"
+fi
+if ! { grep -qx "$PYTHON_PROVIDER" <<<"$installed_python" && grep -qx "$PYTHON_SDK" <<<"$installed_python"; }; then
   echo "setting up $VENV with $PYTHON_PROVIDER and $PYTHON_SDK" >&2
   "${PYTHON:-python3}" -m venv "$VENV"
   "$VENV/bin/pip" install --disable-pip-version-check -q "$PYTHON_SDK" "$PYTHON_PROVIDER"
