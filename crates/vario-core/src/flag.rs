@@ -93,6 +93,9 @@ impl FlagDecision {
     pub fn rule(&self) -> Option<ExperimentIndex> {
         match (self.by, self.reason) {
             (DecidedBy::FeatureTest(_) | DecidedBy::Rollout(_), Reason::RuleForcedDecision { rule, .. }) => Some(rule),
+            (DecidedBy::FeatureTest(_) | DecidedBy::Rollout(_), Reason::ForcedVariation { experiment, .. }) => {
+                Some(experiment)
+            }
             (DecidedBy::FeatureTest(v) | DecidedBy::Rollout(v), _) => Some(v.experiment),
             _ => None,
         }

@@ -53,6 +53,10 @@ pub enum Reason {
     },
     /// `set_forced_variation` chose the variation.
     ForcedVariation {
+        /// The experiment or rule decided. The variation may belong to another experiment
+        /// with the same key: forced variations are looked up by key, as the reference
+        /// SDKs do.
+        experiment: ExperimentIndex,
         /// The variation.
         variation: VariationRef,
     },
@@ -162,11 +166,11 @@ impl Reason {
             Self::ExperimentNotRunning { experiment } => {
                 write!(s, "Experiment \"{}\" is not running.", exp(experiment))
             }
-            Self::ForcedVariation { variation } => write!(
+            Self::ForcedVariation { experiment, variation } => write!(
                 s,
                 "Variation \"{}\" is forced by set_forced_variation in experiment \"{}\".",
                 var(variation),
-                exp(variation.experiment)
+                exp(experiment)
             ),
             Self::Whitelisted { variation } => write!(
                 s,

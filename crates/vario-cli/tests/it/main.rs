@@ -10,6 +10,8 @@ mod datafile;
 mod eval;
 /// The official Python and JavaScript SDKs pointed at a running `vario serve`.
 mod official_clients;
+/// The differential fuzzer: mutated datafiles through `vario eval` and both official SDKs.
+mod oracle_fuzz;
 /// The Parquet files read by pyarrow.
 mod parquet_check;
 /// `vario project`, `vario explain` and `vario datafile diff` on a data directory.
