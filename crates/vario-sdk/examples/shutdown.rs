@@ -37,9 +37,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    // On SIGTERM a service would do this: deliver what is queued, then stop. Whatever
-    // could not be delivered in time stays in the spool for the next start.
-    let delivered_in_time = client.close();
-    println!("{:?} (all delivered in time: {delivered_in_time})", client.event_stats());
+    // On SIGTERM a service would do this: what cannot be delivered before the close
+    // timeout is written to the spool first, then what time is left goes to delivery.
+    // When close returns the process may exit: the next start on the spool sends the
+    // rest.
+    let report = client.close();
+    println!(
+        "delivered {}, spooled {}, dropped {}, in flight {}",
+        report.delivered, report.spooled, report.dropped, report.in_flight
+    );
     Ok(())
 }

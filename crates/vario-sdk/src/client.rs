@@ -17,7 +17,7 @@ use crate::events::{self, ImpressionOf};
 use crate::forced::ForcedVariationStore;
 use crate::notification::{ConfigUpdateNotification, NotificationCenter};
 use crate::options::DecideOptions;
-use crate::processor::{EventProcessor, EventStats};
+use crate::processor::{CloseReport, EventProcessor, EventStats};
 use crate::profile::{UserProfile, UserProfileService};
 use crate::user_context::UserContext;
 
@@ -180,16 +180,18 @@ impl Client {
         }
     }
 
-    /// Stops polling, then delivers what is queued (within the close timeout) and stops
-    /// the event thread. Later events are dropped and counted. Idempotent; dropping the
-    /// last clone of the client does the same. False if delivery ran out of time.
-    pub fn close(&self) -> bool {
+    /// Stops polling, then spools what cannot be delivered in time, delivers what it can
+    /// (within the close timeout) and stops the event thread: see
+    /// [`EventProcessor::close`]. When it returns the process may exit. Later events are
+    /// dropped and counted. Idempotent; dropping the last clone of the client does the
+    /// same. Without batched delivery the report is empty.
+    pub fn close(&self) -> CloseReport {
         if let Some(manager) = self.inner.datafile_manager.get() {
             manager.stop();
         }
         match &self.inner.sink {
             EventSink::Batched(processor) => processor.close(),
-            _ => true,
+            _ => CloseReport::default(),
         }
     }
 

@@ -52,7 +52,7 @@ pub use notification::{
     TrackNotification,
 };
 pub use options::DecideOptions;
-pub use processor::{EventProcessor, EventProcessorConfig, EventStats, ProcessorError};
+pub use processor::{CloseReport, EventProcessor, EventProcessorConfig, EventStats, ProcessorError};
 pub use profile::{InMemoryUserProfileService, ProfileServiceError, UserProfile, UserProfileService};
 pub use user_context::{Decision, DecisionError, UserContext};
 pub use vario_core::{AttributeValue, Attributes, Reason};

@@ -1,6 +1,6 @@
-//! What the server can be told: limits on requests, write keys, storage tuning. The
-//! CLI fills it from flags, `VARIO_*` variables and the TOML file; every table here is a
-//! table of that file (`[events]`, `[limits]`, `[storage]`).
+//! What the server can be told: limits on requests, write keys, storage tuning, browser
+//! access. The CLI fills it from flags, `VARIO_*` variables and the TOML file; every table
+//! here is a table of that file (`[events]`, `[limits]`, `[storage]`, `[cors]`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +21,10 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Event log tuning.
     pub storage: StorageConfig,
+    /// Which web pages may call the public SDK routes from their browsers.
+    pub cors: CorsConfig,
+    /// Sign-in cookies and proxies.
+    pub pages: PagesConfig,
     /// After a shutdown signal, how long in-flight requests may take to finish.
     pub shutdown_grace: Duration,
 }
@@ -34,6 +38,8 @@ impl ServerConfig {
             events: EventsConfig::default(),
             limits: Limits::default(),
             storage: StorageConfig::default(),
+            cors: CorsConfig::default(),
+            pages: PagesConfig::default(),
             shutdown_grace: Duration::from_secs(30),
         }
     }
@@ -48,6 +54,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("events", &self.events)
             .field("limits", &self.limits)
             .field("storage", &self.storage)
+            .field("cors", &self.cors)
+            .field("pages", &self.pages)
             .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
@@ -62,6 +70,11 @@ pub struct EventsConfig {
     pub write_keys: BTreeMap<String, String>,
     /// Refuse batches for projects that have no write key.
     pub require_write_key: bool,
+    /// Refuse (415) event bodies not sent as `Content-Type: application/json`. A web page
+    /// can post `text/plain` to any server without asking it first; `application/json`
+    /// from another site needs the server's CORS consent. Off by default:
+    /// `navigator.sendBeacon` posts `text/plain`.
+    pub require_json_content_type: bool,
 }
 
 impl std::fmt::Debug for EventsConfig {
@@ -69,6 +82,7 @@ impl std::fmt::Debug for EventsConfig {
         f.debug_struct("EventsConfig")
             .field("write_keys", &self.write_keys.keys().collect::<Vec<_>>())
             .field("require_write_key", &self.require_write_key)
+            .field("require_json_content_type", &self.require_json_content_type)
             .finish()
     }
 }
@@ -94,8 +108,66 @@ pub struct Limits {
     pub max_attribute_value_bytes: usize,
     /// Largest `tags` object of one event, as JSON bytes.
     pub max_tags_bytes: usize,
-    /// Largest datafile upload, compressed and decompressed.
+    /// Largest datafile upload, compressed and decompressed (also a project API body).
     pub max_datafile_bytes: usize,
+    /// Largest body of a form of the pages (sign-in, sign-out).
+    pub max_form_bytes: usize,
+    /// Largest body of a SQL query request.
+    pub max_query_request_bytes: usize,
+    /// Longest request target (path and query), in bytes: 414 past it.
+    pub max_uri_bytes: usize,
+    /// Largest request head (all header names and values), in bytes: 431 past it.
+    pub max_header_bytes: usize,
+    /// Seconds a connection may wait for a complete request head; also how long an idle
+    /// keep-alive connection stays open.
+    pub header_timeout_seconds: u64,
+    /// Seconds a request body may take to arrive.
+    pub body_timeout_seconds: u64,
+    /// Most open client connections; further ones are answered 503 and closed. Lowered at
+    /// start to the open-file limit less `reserved_file_descriptors`.
+    pub max_connections: usize,
+    /// Open files kept for storage (event log, uuid index, Parquet files being written,
+    /// merged or queried), never used for client connections.
+    pub reserved_file_descriptors: usize,
+    /// Memory budget of the server: half of it bounds the request bodies being read,
+    /// parsed and stored at once (503 `overloaded` past it), a quarter the queries.
+    pub memory_budget_bytes: usize,
+    /// Queries (SQL and results) running at once; more wait for their turn.
+    pub max_concurrent_queries: usize,
+    /// Seconds a query (SQL or results) may run, waiting for its turn included.
+    pub query_timeout_seconds: u64,
+    /// Most rows of a SQL query's answer.
+    pub max_query_rows: usize,
+    /// Wrong sign-in attempts one client address may make per minute (429 past it).
+    pub sign_in_attempts_per_minute: u32,
+}
+
+impl Limits {
+    /// Bytes of request bodies that may be in memory at once, each charged
+    /// [`crate::budget::BYTES_PER_BODY_BYTE`] times its size.
+    pub fn body_memory_bytes(&self) -> usize {
+        self.memory_budget_bytes / 2
+    }
+
+    /// Memory one query may use (the DataFusion memory pool of each query).
+    pub fn query_memory_bytes(&self) -> usize {
+        self.memory_budget_bytes / 4 / self.max_concurrent_queries.max(1)
+    }
+
+    /// [`Limits::header_timeout_seconds`] as a duration.
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_seconds)
+    }
+
+    /// [`Limits::body_timeout_seconds`] as a duration.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_seconds)
+    }
+
+    /// [`Limits::query_timeout_seconds`] as a duration.
+    pub fn query_timeout(&self) -> Duration {
+        Duration::from_secs(self.query_timeout_seconds)
+    }
 }
 
 impl Default for Limits {
@@ -110,8 +182,33 @@ impl Default for Limits {
             max_attribute_value_bytes: 4_096,
             max_tags_bytes: 65_536,
             max_datafile_bytes: 16 * 1024 * 1024,
+            max_form_bytes: 4 * 1024,
+            max_query_request_bytes: 1024 * 1024,
+            max_uri_bytes: 8 * 1024,
+            max_header_bytes: 32 * 1024,
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 60,
+            max_connections: 10_000,
+            reserved_file_descriptors: 256,
+            memory_budget_bytes: 1024 * 1024 * 1024,
+            max_concurrent_queries: 2,
+            query_timeout_seconds: 120,
+            max_query_rows: 100_000,
+            sign_in_attempts_per_minute: 10,
         }
     }
+}
+
+/// `[pages]`: the sign-in session of the pages behind TLS or a proxy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PagesConfig {
+    /// Mark the session cookie `Secure` always (the server is only reached over HTTPS).
+    pub secure_cookies: bool,
+    /// Believe `X-Forwarded-Proto` and `X-Forwarded-For` from the client: set only when
+    /// a proxy in front of the server sets them. Then the cookie is `Secure` when the
+    /// proxy says `https`, and sign-in attempts are counted per forwarded address.
+    pub trust_proxy_headers: bool,
 }
 
 /// `[storage]`: event log tuning.
@@ -153,5 +250,24 @@ impl Default for StorageConfig {
             max_uncompacted_events: 20_000_000,
             uuid_memtable_keys: store.uuid_memtable_keys,
         }
+    }
+}
+
+/// `[cors]`: which web pages (origins) may load datafiles and send events from a browser.
+/// Only the public SDK routes answer cross-origin requests, never with credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// `["*"]` (any page; the default, as the routes carry no credentials), a list of
+    /// origins such as `https://shop.example.com` or `http://localhost:3000`, or `[]` for
+    /// no page at all. A request from a browser with any other `Origin` is refused (403).
+    pub allowed_origins: Vec<String>,
+    /// How long a browser may keep a preflight answer (Chromium keeps it 2 hours at most).
+    pub max_age_seconds: u64,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        Self { allowed_origins: vec!["*".to_owned()], max_age_seconds: 7200 }
     }
 }

@@ -67,11 +67,28 @@ pub enum Code {
     Internal,
     /// The change is based on an old revision, or creates what exists.
     Conflict,
+    /// A browser request from an origin, or with a method or header, that `[cors]` does
+    /// not allow on that route.
+    CorsRefused,
+    /// A request HTTP could not make sense of (a bad header value, say).
+    BadRequest,
+    /// A `Content-Type` the endpoint does not take.
+    UnsupportedMediaType,
+    /// The request target is longer than its limit.
+    UriTooLong,
+    /// The request head is larger than its limit.
+    HeadersTooLarge,
+    /// A state-changing form posted from another site.
+    Forbidden,
+    /// Too many attempts from one client; wait for `Retry-After`.
+    RateLimited,
+    /// A query went past its memory, time or row limit.
+    QueryLimit,
 }
 
 impl Code {
     /// Every code, in a fixed order (metrics index by it).
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 27] = [
         Self::MalformedJson,
         Self::InvalidField,
         Self::TooLong,
@@ -91,6 +108,14 @@ impl Code {
         Self::ShuttingDown,
         Self::Internal,
         Self::Conflict,
+        Self::CorsRefused,
+        Self::BadRequest,
+        Self::UnsupportedMediaType,
+        Self::UriTooLong,
+        Self::HeadersTooLarge,
+        Self::Forbidden,
+        Self::RateLimited,
+        Self::QueryLimit,
     ];
 
     /// The wire spelling.
@@ -115,6 +140,14 @@ impl Code {
             Self::ShuttingDown => "shutting_down",
             Self::Internal => "internal",
             Self::Conflict => "conflict",
+            Self::CorsRefused => "cors_refused",
+            Self::BadRequest => "bad_request",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UriTooLong => "uri_too_long",
+            Self::HeadersTooLarge => "headers_too_large",
+            Self::Forbidden => "forbidden",
+            Self::RateLimited => "rate_limited",
+            Self::QueryLimit => "query_limit",
         }
     }
 
@@ -128,7 +161,14 @@ impl Code {
             | Self::BadGzip
             | Self::InvalidDatafile
             | Self::InvalidSdkKey
-            | Self::InvalidQuery => StatusCode::BAD_REQUEST,
+            | Self::InvalidQuery
+            | Self::BadRequest
+            | Self::QueryLimit => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -138,6 +178,7 @@ impl Code {
             Self::StorageUnavailable | Self::Overloaded | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Conflict => StatusCode::CONFLICT,
+            Self::CorsRefused => StatusCode::FORBIDDEN,
         }
     }
 }
@@ -162,6 +203,29 @@ impl ApiError {
     /// An error about the field at `path`.
     pub fn at(code: Code, path: impl Into<String>, message: impl Into<String>) -> Self {
         Self { code, message: message.into(), path: Some(path.into()) }
+    }
+
+    /// The error for a status some layer below the handlers answered with (an
+    /// extractor's rejection, a body limit), keeping its text as the message.
+    pub fn for_status(status: StatusCode, message: impl Into<String>) -> Self {
+        let code = match status {
+            StatusCode::NOT_FOUND => Code::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
+            StatusCode::PAYLOAD_TOO_LARGE => Code::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
+            StatusCode::URI_TOO_LONG => Code::UriTooLong,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => Code::HeadersTooLarge,
+            StatusCode::REQUEST_TIMEOUT => Code::RequestTimeout,
+            StatusCode::UNAUTHORIZED => Code::Unauthorized,
+            StatusCode::FORBIDDEN => Code::Forbidden,
+            StatusCode::CONFLICT => Code::Conflict,
+            StatusCode::TOO_MANY_REQUESTS => Code::RateLimited,
+            StatusCode::SERVICE_UNAVAILABLE => Code::Overloaded,
+            s if s.is_server_error() => Code::Internal,
+            StatusCode::UNPROCESSABLE_ENTITY => Code::InvalidField,
+            _ => Code::BadRequest,
+        };
+        Self::new(code, message)
     }
 
     /// A bug: logged in full here, a generic message for the client.
@@ -211,6 +275,9 @@ impl IntoResponse for ApiError {
             // Clients that honour it (Go, JS SDKs back off anyway) come back shortly.
             Code::Overloaded | Code::StorageUnavailable | Code::ShuttingDown => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Code::RateLimited => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
             }
             Code::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -5,6 +5,7 @@
 //!   event uuid; 400/413 with a JSON error naming the field path; 503 when storage is
 //!   unavailable.
 //! - `GET /datafiles/{sdk_key}.json` and `PUT /api/v1/environments/{sdk_key}/datafile`.
+//! - CORS on the two public SDK routes above (`[cors]`), never on the others.
 //! - `POST /api/v1/query` (admin token): read-only SQL over the stored events.
 //! - `/api/v1/projects/...` (admin token): project management; every change publishes
 //!   the datafiles whose content changed. `GET /api/v1/openapi.json` describes it.
@@ -20,35 +21,46 @@
 
 pub mod auth;
 pub mod body;
+pub mod budget;
 pub mod config;
+pub mod cors;
+pub mod edge;
 pub mod error;
 pub mod explain;
+pub mod listener;
 pub mod metrics;
 pub mod routes;
 pub mod state;
 pub mod ui;
 pub mod validate;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use tokio::net::TcpListener;
 
 pub use auth::TokenSource;
-pub use config::{EventsConfig, Limits, ServerConfig, StorageConfig};
+pub use config::{CorsConfig, EventsConfig, Limits, PagesConfig, ServerConfig, StorageConfig};
 pub use error::{ApiError, Code, ServerError};
 pub use state::AppState;
 
-/// The service: every route, the JSON 404/405, and request timing.
+/// The service: every route, the JSON 404/405, the limits and error shape of
+/// [`edge`], and request timing.
 pub fn router(state: AppState) -> Router {
+    // Only the public SDK routes are open to web pages of other origins.
+    let cors = cors::Cors::checked(&state.config().cors);
     Router::new()
-        .route("/v1/events", post(routes::events::post_events))
-        .route("/datafiles/{file}", get(routes::datafiles::get_datafile))
+        .route("/v1/events", cors::public(post(routes::events::post_events), &cors, &[Method::POST]))
+        .route(
+            "/datafiles/{file}",
+            cors::public(get(routes::datafiles::get_datafile), &cors, &[Method::GET, Method::HEAD]),
+        )
         .route("/api/v1/environments/{sdk_key}/datafile", put(routes::datafiles::put_datafile))
         .route("/api/v1/query", post(routes::query::post_query))
         .route("/api/v1/experiments/{key}/results", get(routes::results::get_results))
@@ -68,13 +80,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(routes::health::healthz))
         .route("/metrics", get(routes::health::metrics))
-        .merge(ui::router())
+        .merge(ui::router(state.config().limits.sign_in_attempts_per_minute))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such endpoint; see docs/http-api.md") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(Code::MethodNotAllowed, "this endpoint does not take that method")
         })
-        // Bodies are read by the handlers with their own limits (events, datafiles).
-        .layer(DefaultBodyLimit::disable())
+        // Raw bodies are read by the handlers with their own limits (events, datafiles,
+        // queries); what an extractor reads (the forms of the pages) is a few KB at most.
+        .layer(DefaultBodyLimit::max(state.config().limits.max_form_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), edge::edge))
         .layer(middleware::from_fn_with_state(state.clone(), time_request))
         .with_state(state)
 }
@@ -87,10 +101,10 @@ async fn time_request(State(app): State<AppState>, request: Request, next: Next)
     response
 }
 
-/// Serves on `listener` until `shutdown` completes; then stops accepting, lets
-/// in-flight requests finish (for at most the configured grace period), commits every
-/// accepted batch and closes the event log. While the log cannot be opened, retries in
-/// the background.
+/// Serves on `listener` until `shutdown` completes; then stops accepting, cancels the
+/// running queries, lets in-flight requests finish (for at most the configured grace
+/// period), commits every accepted batch and closes the event log. While the log cannot
+/// be opened, retries in the background. Connections are limited as [`listener`] says.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -99,13 +113,18 @@ pub async fn serve(
     let reopen = tokio::spawn(reopen_store(state.clone()));
     let compaction = tokio::spawn(compact_periodically(state.clone()));
     let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(async move {
+    let stopping = state.clone();
+    let limits = state.config().limits.clone();
+    let app = router(state.clone());
+    let server = async move {
+        listener::serve(listener, app, &limits, async move {
             shutdown.await;
-            tracing::info!("shutting down: no new connections; finishing requests in flight");
+            tracing::info!("shutting down: no new connections; queries cancelled; finishing requests in flight");
+            stopping.cancel_queries();
             let _ = fired_tx.send(());
         })
-        .into_future();
+        .await
+    };
     let grace = state.config().shutdown_grace;
     let deadline = async move {
         if fired_rx.await.is_ok() {

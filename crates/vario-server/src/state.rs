@@ -9,7 +9,11 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::body::Bytes;
 use vario_store::{CompactOptions, CompactReport, Datafiles, Store, StoreError, StoreOptions, StoredDatafile};
 
+use tokio_util::sync::{CancellationToken, DropGuard};
+use vario_store::QueryLimits;
+
 use crate::auth::{TokenSource, resolve_admin_token};
+use crate::budget::{BodyBudget, Charge};
 use crate::config::ServerConfig;
 use crate::error::{ApiError, Code, ServerError};
 use crate::metrics::Metrics;
@@ -61,6 +65,12 @@ struct Inner {
     projects: Mutex<Option<Arc<vario_project::SqliteStore>>>,
     // Results engine with its cache of answers on unchanged data.
     results: Arc<vario_results::Engine>,
+    // Memory of request bodies in flight.
+    body_budget: BodyBudget,
+    // Queries running at once.
+    query_slots: Arc<tokio::sync::Semaphore>,
+    // Cancelled at shutdown: every running query stops.
+    stopping: CancellationToken,
 }
 
 impl AppState {
@@ -88,6 +98,8 @@ impl AppState {
             Err(e) => return Err(e.into()),
         };
         let datafiles = Datafiles::new(&config.data_dir);
+        let body_memory = config.limits.body_memory_bytes();
+        let query_slots = config.limits.max_concurrent_queries;
         let config_data_dir = config.data_dir.clone();
         let hosted = datafiles
             .load_all()?
@@ -109,6 +121,9 @@ impl AppState {
             compacted_events: AtomicU64::new(0),
             projects: Mutex::new(None),
             results: Arc::new(vario_results::Engine::new(&config_data_dir)),
+            body_budget: BodyBudget::new(body_memory),
+            query_slots: Arc::new(tokio::sync::Semaphore::new(query_slots)),
+            stopping: CancellationToken::new(),
         };
         Ok((Self { inner: Arc::new(inner) }, source))
     }
@@ -121,6 +136,60 @@ impl AppState {
     /// The configuration.
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+
+    /// Reads a request body of at most `limit` bytes within the body timeout, charging
+    /// the memory budget; the charge is held until dropped (keep it while the body, or
+    /// what was parsed from it, is in memory).
+    pub async fn read_body(
+        &self,
+        headers: &axum::http::HeaderMap,
+        body: axum::body::Body,
+        limit: usize,
+    ) -> Result<(Bytes, Charge), ApiError> {
+        let mut charge = self.inner.body_budget.charge();
+        let bytes =
+            crate::body::read(headers, body, limit, self.inner.config.limits.body_timeout(), &mut charge).await?;
+        Ok((bytes, charge))
+    }
+
+    /// The memory budget of request bodies.
+    pub fn body_budget(&self) -> &BodyBudget {
+        &self.inner.body_budget
+    }
+
+    /// Limits for one query of a request: memory, time, rows, and cancellation when the
+    /// request is dropped (the client went away) or the server stops. Waits for a query
+    /// slot; the returned guard holds it and cancels the query when dropped.
+    pub async fn query_limits(&self) -> Result<(QueryLimits, QueryGuard), ApiError> {
+        let limits = &self.inner.config.limits;
+        let timeout = limits.query_timeout();
+        let started = Instant::now();
+        let slot = tokio::time::timeout(timeout, Arc::clone(&self.inner.query_slots).acquire_owned())
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    Code::Overloaded,
+                    format!(
+                        "{} queries are running and none finished within {timeout:?}; retry later",
+                        limits.max_concurrent_queries
+                    ),
+                )
+            })?
+            .map_err(ApiError::internal)?;
+        let cancel = self.inner.stopping.child_token();
+        let query = QueryLimits {
+            memory_bytes: Some(limits.query_memory_bytes()),
+            timeout: Some(timeout.saturating_sub(started.elapsed())),
+            max_rows: Some(limits.max_query_rows),
+            cancel: Some(cancel.clone()),
+        };
+        Ok((query, QueryGuard { _slot: slot, _cancel: cancel.drop_guard() }))
+    }
+
+    /// Cancels every running query (at shutdown).
+    pub fn cancel_queries(&self) {
+        self.inner.stopping.cancel();
     }
 
     /// The admin token.
@@ -275,6 +344,13 @@ impl AppState {
     }
 }
 
+/// Held while a query of a request runs: its slot, and its cancellation when dropped.
+#[derive(Debug)]
+pub struct QueryGuard {
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    _cancel: DropGuard,
+}
+
 fn check(config: &ServerConfig) -> Result<(), ServerError> {
     let l = &config.limits;
     for (name, value) in [
@@ -284,6 +360,17 @@ fn check(config: &ServerConfig) -> Result<(), ServerError> {
         ("limits.max_id_bytes", l.max_id_bytes),
         ("limits.max_visitor_id_bytes", l.max_visitor_id_bytes),
         ("limits.max_datafile_bytes", l.max_datafile_bytes),
+        ("limits.max_form_bytes", l.max_form_bytes),
+        ("limits.max_query_request_bytes", l.max_query_request_bytes),
+        ("limits.max_uri_bytes", l.max_uri_bytes),
+        ("limits.max_header_bytes", l.max_header_bytes),
+        ("limits.max_connections", l.max_connections),
+        ("limits.max_concurrent_queries", l.max_concurrent_queries),
+        ("limits.max_query_rows", l.max_query_rows),
+        ("limits.header_timeout_seconds", l.header_timeout_seconds as usize),
+        ("limits.body_timeout_seconds", l.body_timeout_seconds as usize),
+        ("limits.query_timeout_seconds", l.query_timeout_seconds as usize),
+        ("limits.sign_in_attempts_per_minute", l.sign_in_attempts_per_minute as usize),
         ("storage.queue_capacity", config.storage.queue_capacity),
         ("storage.max_group_events", config.storage.max_group_events),
         ("storage.uuid_memtable_keys", config.storage.uuid_memtable_keys),
@@ -292,10 +379,22 @@ fn check(config: &ServerConfig) -> Result<(), ServerError> {
             return Err(ServerError::Config(format!("{name} must be at least 1")));
         }
     }
+    // The largest body must fit the budget, or no such body could ever be accepted.
+    let largest = l.max_body_bytes.max(l.max_datafile_bytes).saturating_mul(crate::budget::BYTES_PER_BODY_BYTE);
+    if l.body_memory_bytes() < largest {
+        return Err(ServerError::Config(format!(
+            "limits.memory_budget_bytes ({}) must be at least {} (half of it holds request bodies, \
+             {}x the largest body limit)",
+            l.memory_budget_bytes,
+            largest * 2,
+            crate::budget::BYTES_PER_BODY_BYTE
+        )));
+    }
     for (project, key) in &config.events.write_keys {
         if key.trim().is_empty() {
             return Err(ServerError::Config(format!("the write key of project {project:?} is empty")));
         }
     }
+    crate::cors::Cors::new(&config.cors)?;
     Ok(())
 }

@@ -224,12 +224,51 @@ pub(crate) fn write_file(path: &Path, batch: &RecordBatch) -> Result<(), StoreEr
 
 /// Writes a Parquet file batch by batch and atomically: into a temporary file in the same
 /// directory, which [`SortedFileWriter::finish`] fsyncs and renames over the final path
-/// (replacing a file of the same name), then fsyncs the directory. Dropped unfinished, it
-/// leaves only the temporary file, which the next write of that name replaces.
+/// (replacing a file of the same name), then fsyncs the directory. Dropped unfinished (a
+/// write failed, say for lack of space), it removes the temporary file; one left by a
+/// crash is removed by [`remove_unfinished`] when the store is next opened.
 pub(crate) struct SortedFileWriter {
-    writer: ArrowWriter<File>,
+    writer: Option<ArrowWriter<File>>,
     tmp: PathBuf,
     path: PathBuf,
+}
+
+impl Drop for SortedFileWriter {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Whether `name` is a temporary file of [`SortedFileWriter`].
+fn is_unfinished(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".parquet.tmp")
+}
+
+/// Removes the temporary Parquet files a crashed write left in the event directories
+/// of `data_dir`; how many. Call only while holding the writer lock.
+pub(crate) fn remove_unfinished(data_dir: &Path) -> usize {
+    let root = data_dir.join(crate::compact::EVENTS_DIR);
+    let Ok(dates) = std::fs::read_dir(&root) else { return 0 };
+    let mut removed = 0;
+    for dir in dates.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+        let Ok(files) = std::fs::read_dir(&dir) else { continue };
+        for file in files.flatten() {
+            if is_unfinished(&file.file_name().to_string_lossy()) {
+                match std::fs::remove_file(file.path()) {
+                    Ok(()) => removed += 1,
+                    Err(e) => {
+                        tracing::warn!(path = %file.path().display(), error = %e, "cannot remove an unfinished Parquet file")
+                    }
+                }
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "removed unfinished Parquet files of an interrupted compaction");
+    }
+    removed
 }
 
 impl SortedFileWriter {
@@ -240,19 +279,31 @@ impl SortedFileWriter {
         let file = File::create(&tmp).map_err(io(&tmp))?;
         let writer = ArrowWriter::try_new(file, events_schema(), Some(writer_properties()))
             .map_err(|e| StoreError::Internal(format!("writing {}: {e}", path.display())))?;
-        Ok(Self { writer, tmp, path: path.to_path_buf() })
+        Ok(Self { writer: Some(writer), tmp, path: path.to_path_buf() })
     }
 
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
-        self.writer.write(batch).map_err(|e| StoreError::Internal(format!("writing {}: {e}", self.path.display())))
+        let path = &self.path;
+        let writer =
+            self.writer.as_mut().ok_or_else(|| StoreError::Internal(format!("{} is finished", path.display())))?;
+        writer.write(batch).map_err(|e| StoreError::Internal(format!("writing {}: {e}", path.display())))
     }
 
-    pub(crate) fn finish(self) -> Result<(), StoreError> {
-        let Self { writer, tmp, path } = self;
-        let file = writer.into_inner().map_err(|e| StoreError::Internal(format!("writing {}: {e}", path.display())))?;
-        file.sync_all().map_err(io(&tmp))?;
-        drop(file);
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    pub(crate) fn finish(mut self) -> Result<(), StoreError> {
+        let Some(writer) = self.writer.take() else { return Ok(()) };
+        let (tmp, path) = (self.tmp.clone(), self.path.clone());
+        // From here on a failure removes the temporary file itself.
+        let finished = (|| {
+            let file =
+                writer.into_inner().map_err(|e| StoreError::Internal(format!("writing {}: {e}", path.display())))?;
+            file.sync_all().map_err(io(&tmp))?;
+            drop(file);
+            std::fs::rename(&tmp, &path).map_err(io(&path))
+        })();
+        if finished.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        finished?;
         sync_dir(path.parent().unwrap_or(Path::new(".")))
     }
 }
@@ -265,4 +316,26 @@ pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
 /// Makes a rename or a new entry in `dir` durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, &e))
+}
+
+#[cfg(test)]
+mod unfinished_tests {
+    use super::*;
+
+    #[test]
+    fn a_writer_dropped_unfinished_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seq-1-2.parquet");
+        let writer = SortedFileWriter::create(&path).unwrap();
+        assert!(dir.path().join(".seq-1-2.parquet.tmp").exists());
+        drop(writer);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the temporary file is gone");
+    }
+
+    #[test]
+    fn unfinished_files_are_found_by_name() {
+        assert!(is_unfinished(".seq-1-2.parquet.tmp"));
+        assert!(!is_unfinished("seq-1-2.parquet"));
+        assert!(!is_unfinished(".watermark.json.tmp"));
+    }
 }

@@ -29,7 +29,10 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use crate::compact::{live_files, watermark};
+use tokio_util::sync::CancellationToken;
+
 use crate::error::StoreError;
+use crate::limits::{QueryLimits, bound_string_functions};
 use crate::parquet::{events_schema, to_record_batch};
 use crate::pinned::PinnedFiles;
 use crate::reader::LogReader;
@@ -48,18 +51,26 @@ pub enum QueryError {
     /// The data directory could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The engine failed while reading (an unreadable file, out of memory).
+    /// The engine failed while reading (an unreadable file).
     #[error("the query failed: {0}")]
     Engine(String),
+    /// The query went past one of its [`QueryLimits`]: memory, time or rows.
+    #[error("{0}")]
+    Limit(String),
+    /// The query was cancelled (its client went away, or the server is stopping).
+    #[error("the query was cancelled")]
+    Cancelled,
 }
 
 impl From<DataFusionError> for QueryError {
     fn from(e: DataFusionError) -> Self {
         match e.find_root() {
+            DataFusionError::ResourcesExhausted(m) => {
+                Self::Limit(format!("the query needs more memory than it may use: {m}"))
+            }
             DataFusionError::IoError(_)
             | DataFusionError::ObjectStore(_)
             | DataFusionError::ParquetError(_)
-            | DataFusionError::ResourcesExhausted(_)
             | DataFusionError::Internal(_)
             | DataFusionError::External(_) => Self::Engine(e.to_string()),
             _ => Self::Invalid(e.to_string()),
@@ -80,20 +91,79 @@ pub struct QueryResult {
 /// Runs one read-only SQL query over the `events` table of `data_dir`.
 ///
 /// Blocking: it runs DataFusion on a runtime of its own, so call it from a plain thread
-/// (in async code, from `spawn_blocking`).
+/// (in async code, from `spawn_blocking`). Within the calling thread's [`QueryLimits`].
 pub fn query(data_dir: &Path, sql: &str) -> Result<QueryResult, QueryError> {
+    let limits = QueryLimits::current();
+    let (dir, sql, within) = (data_dir.to_path_buf(), sql.to_owned(), limits.clone());
+    on_query_runtime(&limits, |runtime| {
+        let task = runtime.spawn(async move { run(&dir, &sql, &within).await });
+        async move { task.await.unwrap_or_else(|e| Err(QueryError::Engine(format!("the query task failed: {e}")))) }
+    })
+}
+
+/// Runs the future `start` makes on a runtime of its own within the time and
+/// cancellation of `limits`. The engine's work runs in tasks of that runtime, so the
+/// limits are checked however long one step of an operator takes; the runtime is left
+/// behind at the end, not waited for, and its tasks stop at their next yield.
+fn on_query_runtime<T, F: Future<Output = Result<T, QueryError>>>(
+    limits: &QueryLimits,
+    start: impl FnOnce(&tokio::runtime::Runtime) -> F,
+) -> Result<T, QueryError> {
     let runtime = query_runtime()?;
-    runtime.block_on(run(data_dir, sql))
+    let cancel = limits.cancel.clone().unwrap_or_default();
+    // The deadline is kept by a thread of its own: the runtime's timers only advance
+    // when one of its workers is idle, and a busy query leaves none idle.
+    let expired = CancellationToken::new();
+    let (finished, wait) = std::sync::mpsc::channel::<()>();
+    if let Some(timeout) = limits.timeout {
+        let expire = expired.clone();
+        std::thread::Builder::new()
+            .name("vario-query-deadline".into())
+            .spawn(move || {
+                if wait.recv_timeout(timeout) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                    expire.cancel();
+                }
+            })
+            .map_err(|e| QueryError::Engine(format!("cannot start the query's deadline: {e}")))?;
+    }
+    let work = start(&runtime);
+    let answer = runtime.block_on(async {
+        tokio::select! {
+            answer = work => answer,
+            () = cancel.cancelled() => Err(QueryError::Cancelled),
+            () = expired.cancelled() => Err(QueryError::Limit(format!(
+                "the query ran longer than its limit of {} seconds",
+                limits.timeout.unwrap_or_default().as_secs_f64()
+            ))),
+        }
+    });
+    drop(finished);
+    runtime.shutdown_background();
+    answer
 }
 
 /// Listing and opening the files starts over this many times in all when compaction
 /// merges some away in between.
 const ATTEMPTS: u32 = 4;
 
-async fn run(data_dir: &Path, sql: &str) -> Result<QueryResult, QueryError> {
-    let frame = read_only_frame(data_dir, sql).await?;
+async fn run(data_dir: &Path, sql: &str, limits: &QueryLimits) -> Result<QueryResult, QueryError> {
+    let frame = read_only_frame(data_dir, sql, limits).await?;
     let columns = frame.schema().fields().iter().map(|f| f.name().clone()).collect();
-    let batches = frame.collect().await?;
+    let mut stream = frame.execute_stream().await?;
+    let mut batches = Vec::new();
+    let mut rows = 0usize;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        rows += batch.num_rows();
+        if let Some(max) = limits.max_rows
+            && rows > max
+        {
+            return Err(QueryError::Limit(format!(
+                "the answer has more than {max} rows, the limit; add a LIMIT or aggregate"
+            )));
+        }
+        batches.push(batch);
+    }
     Ok(QueryResult { columns, rows: to_rows(&batches)? })
 }
 
@@ -101,21 +171,60 @@ async fn run(data_dir: &Path, sql: &str) -> Result<QueryResult, QueryError> {
 /// Arrow batch of the answer to `on_batch` as it is produced, so answers larger than
 /// memory can be folded. Stops at the first error `on_batch` returns.
 ///
-/// Blocking, like [`query`].
+/// Blocking, like [`query`], and within the calling thread's [`QueryLimits`] but for
+/// the row limit.
 pub fn scan<E>(
     data_dir: &Path,
     sql: &str,
     mut on_batch: impl FnMut(&RecordBatch) -> Result<(), E>,
 ) -> Result<(), ScanError<E>> {
-    let runtime = query_runtime()?;
-    runtime.block_on(async {
-        let frame = read_only_frame(data_dir, sql).await?;
-        let mut stream = frame.execute_stream().await.map_err(QueryError::from)?;
-        while let Some(batch) = stream.next().await {
-            on_batch(&batch.map_err(QueryError::from)?).map_err(ScanError::Consumer)?;
+    let limits = QueryLimits::current();
+    let (dir, sql, within) = (data_dir.to_path_buf(), sql.to_owned(), limits.clone());
+    let mut consumer_error = None;
+    let scanned = on_query_runtime(&limits, |runtime| {
+        // The engine runs in a task and hands over its batches; the consumer runs here.
+        let (batches, mut received) = tokio::sync::mpsc::channel::<Result<RecordBatch, QueryError>>(2);
+        let producer = runtime.spawn(async move {
+            let frame = match read_only_frame(&dir, &sql, &within).await {
+                Ok(frame) => frame,
+                Err(e) => return drop(batches.send(Err(e)).await),
+            };
+            let mut stream = match frame.execute_stream().await {
+                Ok(stream) => stream,
+                Err(e) => return drop(batches.send(Err(e.into())).await),
+            };
+            while let Some(batch) = stream.next().await {
+                if batches.send(batch.map_err(QueryError::from)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let on_batch = &mut on_batch;
+        let consumer_error = &mut consumer_error;
+        async move {
+            let _stop = AbortOnDrop(producer);
+            while let Some(batch) = received.recv().await {
+                if let Err(e) = on_batch(&batch?) {
+                    *consumer_error = Some(e);
+                    break;
+                }
+            }
+            Ok(())
         }
-        Ok(())
-    })
+    });
+    match consumer_error {
+        Some(e) => Err(ScanError::Consumer(e)),
+        None => Ok(scanned?),
+    }
+}
+
+/// Aborts the task when dropped (the scan ended early, timed out or was cancelled).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A runtime of one worker per core for one query: DataFusion decodes the files'
@@ -157,7 +266,11 @@ pub fn data_version(data_dir: &Path) -> Result<String, StoreError> {
 
 /// The `events` table (Parquet files up to the watermark, the log past it) with `sql`
 /// planned on it, refusing anything but a query.
-async fn read_only_frame(data_dir: &Path, sql: &str) -> Result<datafusion::dataframe::DataFrame, QueryError> {
+async fn read_only_frame(
+    data_dir: &Path,
+    sql: &str,
+    limits: &QueryLimits,
+) -> Result<datafusion::dataframe::DataFrame, QueryError> {
     let mut config = SessionConfig::new();
     // Evaluate filters while decoding Parquet: rows a filter drops are never decoded in
     // the other columns (most events of a results scan are dropped by `event_key`).
@@ -167,11 +280,16 @@ async fn read_only_frame(data_dir: &Path, sql: &str) -> Result<datafusion::dataf
     // only hold every file's metadata in memory at once (tens of MB over a large store)
     // for the query's length: each file's footer is read when it is opened instead.
     config.options_mut().execution.collect_statistics = false;
-    let runtime = RuntimeEnvBuilder::new()
-        .with_metadata_cache_limit(0)
-        .build_arc()
-        .map_err(|e| QueryError::Engine(format!("cannot set up the query engine: {e}")))?;
+    let mut runtime = RuntimeEnvBuilder::new().with_metadata_cache_limit(0);
+    if let Some(bytes) = limits.memory_bytes {
+        runtime = runtime.with_memory_limit(bytes, 1.0);
+    }
+    let runtime =
+        runtime.build_arc().map_err(|e| QueryError::Engine(format!("cannot set up the query engine: {e}")))?;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
+    if let Some(bytes) = limits.memory_bytes {
+        bound_string_functions(&ctx, bytes)?;
+    }
     // Read the watermark before the log: rows compacted in between then come from the log.
     let mark = watermark(data_dir)?;
     let log = ctx.read_table(log_tail(data_dir, mark)?)?;

@@ -169,6 +169,8 @@ impl Store {
         let log_dir = dir.join(LOG_DIR);
         std::fs::create_dir_all(&log_dir).map_err(|e| StoreError::io(&log_dir, &e))?;
         let writer_lock = lock_writer(&log_dir)?;
+        // Only the holder of the writer lock compacts: a temporary file now is a leftover.
+        crate::parquet::remove_unfinished(&dir);
         let log_path = log_dir.join(LOG_FILE);
         let sqlite = |e: rusqlite::Error| StoreError::sqlite(&log_path, &e);
         let conn = Connection::open(&log_path).map_err(sqlite)?;

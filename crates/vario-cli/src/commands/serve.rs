@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
-use vario_server::{AppState, EventsConfig, Limits, ServerConfig, StorageConfig, TokenSource};
+use vario_server::{AppState, CorsConfig, EventsConfig, Limits, PagesConfig, ServerConfig, StorageConfig, TokenSource};
 
 /// Every environment variable `vario serve` reads. Each one stands for the flag of the
 /// same name; a flag given on the command line wins.
@@ -29,12 +29,18 @@ pub mod env {
     pub const WRITE_KEYS: &str = "VARIO_WRITE_KEYS";
     /// `true` to refuse events of projects without a write key (`--require-write-key`).
     pub const REQUIRE_WRITE_KEY: &str = "VARIO_REQUIRE_WRITE_KEY";
+    /// Origins of the web pages that may call the SDK routes, comma-separated
+    /// (`--cors-origin`); `*` for any.
+    pub const CORS_ORIGINS: &str = "VARIO_CORS_ORIGINS";
     /// Log filter (`--log`): a level (`info`, `debug`) or `target=level` pairs.
     pub const LOG: &str = "VARIO_LOG";
 }
 
 /// Listening address without any configuration: this machine only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// How long blocking work left over at shutdown may delay the exit.
+const SHUTDOWN_LEFTOVERS: Duration = Duration::from_secs(2);
+
 /// Data directory without any configuration, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "vario-data";
 
@@ -47,7 +53,7 @@ pub struct Args {
     /// Directory of the event log, datafiles and admin token [default: ./vario-data].
     #[arg(long, env = env::DATA_DIR, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// TOML file with further settings ([events], [limits], [storage]; see docs/http-api.md).
+    /// TOML file with further settings ([events], [limits], [storage], [cors]; see docs/http-api.md).
     #[arg(long, env = env::CONFIG, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Token for the admin API; without one, a token is generated and kept in the data directory.
@@ -59,13 +65,17 @@ pub struct Args {
     /// Refuse events of projects that have no write key.
     #[arg(long, env = env::REQUIRE_WRITE_KEY)]
     pub require_write_key: bool,
+    /// Origin of a web page that may load datafiles and send events from the browser,
+    /// like `https://shop.example.com` (repeatable; replaces `[cors] allowed_origins`) [default: *, any].
+    #[arg(long = "cors-origin", env = env::CORS_ORIGINS, value_name = "ORIGIN", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
     /// Log filter, e.g. `info` or `info,vario_store=debug` [default: info].
     #[arg(long, env = env::LOG, value_name = "FILTER")]
     pub log: Option<String>,
 }
 
-/// The TOML file: the flags' settings plus the `[events]`, `[limits]` and `[storage]`
-/// tables of the server. Unknown keys are errors, so a typo does not go unnoticed.
+/// The TOML file: the flags' settings plus the `[events]`, `[limits]`, `[storage]` and
+/// `[cors]` tables of the server. Unknown keys are errors, so a typo does not go unnoticed.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct FileConfig {
@@ -77,6 +87,8 @@ struct FileConfig {
     events: EventsConfig,
     limits: Limits,
     storage: StorageConfig,
+    cors: CorsConfig,
+    pages: PagesConfig,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -102,10 +114,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     config.events.require_write_key |= args.require_write_key;
     config.limits = file.limits;
     config.storage = file.storage;
+    config.cors = file.cors;
+    let cors_origins: Vec<String> =
+        args.cors_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
+    if !cors_origins.is_empty() {
+        config.cors.allowed_origins = cors_origins;
+    }
+    config.pages = file.pages;
     if let Some(seconds) = file.shutdown_grace_seconds {
         config.shutdown_grace = Duration::from_secs(seconds);
     }
 
+    // Connections and storage both need file descriptors; the soft limit is often far
+    // below what the system allows this process.
+    vario_server::listener::raise_open_file_limit();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     let (state, token_source) = AppState::open(config)?;
@@ -129,7 +151,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout();
     writeln!(stdout, "vario serve: listening on http://{bound}")?;
     stdout.flush()?;
-    runtime.block_on(vario_server::serve(listener, state, vario_server::shutdown_signal()))?;
+    let served = runtime.block_on(vario_server::serve(listener, state, vario_server::shutdown_signal()));
+    // Everything accepted is on disk now. A blocking task still running (a cancelled
+    // query finishing its step) must not keep the process alive.
+    runtime.shutdown_timeout(SHUTDOWN_LEFTOVERS);
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -162,7 +162,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     });
     let mut closed = true;
     for processor in &processors {
-        closed &= processor.close();
+        closed &= processor.close().all_delivered();
     }
     let elapsed = started.elapsed();
     progress.finish_and_clear();

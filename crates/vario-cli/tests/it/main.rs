@@ -8,6 +8,8 @@ mod compat;
 mod datafile;
 /// The protocol details of `vario eval` (errors, exit codes, flushing).
 mod eval;
+/// `vario serve` against clients that try to exhaust it: limits, timeouts, budgets.
+mod hardening;
 /// The official Python and JavaScript SDKs pointed at a running `vario serve`.
 mod official_clients;
 /// The differential fuzzer: mutated datafiles through `vario eval` and both official SDKs.
@@ -28,3 +30,5 @@ mod simulate;
 mod support;
 /// The pages in a real browser: results, projects, explain, sign-in.
 mod ui;
+/// The official browser SDKs (JavaScript, React) on a page of another origin, in Chromium.
+mod web_sdk;

@@ -27,11 +27,11 @@ const USERS: usize = 25;
 /// The longest a client may take.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn clients_dir() -> PathBuf {
+pub(crate) fn clients_dir() -> PathBuf {
     repo_root().join("tools/official-clients")
 }
 
@@ -41,7 +41,7 @@ pub(crate) fn missing(what: &Path) -> String {
 }
 
 /// A small generated datafile: A/B tests, flags with feature tests and rollouts, audiences.
-fn small_datafile() -> Value {
+pub(crate) fn small_datafile() -> Value {
     let shape = Shape { experiments: 4, flags: 4, audiences: 4, variables_per_flag: 2 };
     datafile(shape, 21)
 }
@@ -58,7 +58,7 @@ fn user_lines() -> (String, Vec<User>) {
 }
 
 /// Runs a client script to the end (at most [`CLIENT_TIMEOUT`]); its JSON summary.
-fn run_client(mut command: Command, stdin: &str) -> Value {
+pub(crate) fn run_client(mut command: Command, stdin: &str) -> Value {
     let program = format!("{command:?}");
     let mut child = command
         .stdin(Stdio::piped())

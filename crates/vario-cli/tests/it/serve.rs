@@ -218,6 +218,57 @@ fn settings_come_from_flags_variables_and_the_config_file() {
     assert!(stderr.contains("max_visitorz"), "{stderr}");
 }
 
+/// Status and `Access-Control-Allow-Origin` of a preflight for an event POST from `origin`.
+fn preflight(agent: &ureq::Agent, url: &str, origin: &str) -> (u16, Option<String>) {
+    let request = ureq::http::Request::builder()
+        .method("OPTIONS")
+        .uri(format!("{url}/v1/events"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .body(())
+        .unwrap();
+    let answer = agent.run(request).unwrap();
+    let allowed = answer.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap().to_owned());
+    (answer.status().as_u16(), allowed)
+}
+
+#[test]
+fn cors_origins_come_from_the_config_file_and_a_flag_or_variable_replaces_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vario.toml");
+    std::fs::write(&config, "[cors]\nallowed_origins = [\"https://file.example\"]\nmax_age_seconds = 60\n").unwrap();
+    let agent = agent();
+    let server = Server::start(&dir.path().join("a"), &["--config", config.to_str().unwrap()]);
+    assert_eq!(preflight(&agent, &server.url, "https://file.example"), (204, Some("https://file.example".into())));
+    assert_eq!(preflight(&agent, &server.url, "https://other.example"), (403, None));
+    assert!(server.terminate().success());
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vario"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("b"))
+        .env("VARIO_CORS_ORIGINS", "https://env.example, http://localhost:3000");
+    let server = Server::spawn(command);
+    assert_eq!(preflight(&agent, &server.url, "http://localhost:3000").0, 204);
+    assert_eq!(preflight(&agent, &server.url, "https://env.example").0, 204);
+    assert_eq!(preflight(&agent, &server.url, "https://file.example").0, 403, "the variable replaced the file's list");
+    assert!(server.terminate().success());
+
+    let out = Command::new(env!("CARGO_BIN_EXE_vario"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("c"))
+        .args(["--cors-origin", "https://shop.example.com/"])
+        .env("VARIO_ADMIN_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("https://shop.example.com/") && stderr.contains("is not an origin"), "{stderr}");
+}
+
 /// A data directory that cannot be written: the server still starts, serves the
 /// datafiles it has, answers events with 503 and a clear message, and the log it had
 /// stays intact. As root, permissions do not bind, so the directory is made read-only

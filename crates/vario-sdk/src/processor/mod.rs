@@ -14,32 +14,58 @@
 //!   backoff and jitter, capped at `max_backoff`, waiting at least the `Retry-After` the
 //!   endpoint asked for (itself capped at `max_backoff`, so one batch never holds the
 //!   queue much longer than `max_attempts × max_backoff`), up to `max_attempts`
-//!   attempts. Other 4xx are not retried. A batch given up is counted, logged with
-//!   `tracing::warn!`, and reported to the [`NotificationKind::LogEventFailed`]
-//!   listeners.
-//! - [`EventProcessor::close`] delivers what is queued but returns within
-//!   `close_timeout`, also in the middle of a backoff. (A dispatcher call that is in
-//!   progress cannot be interrupted; dispatchers bound their own requests with
-//!   timeouts.)
+//!   attempts. Other 4xx are not retried. The requests are made on a second thread, so
+//!   that a hanging request never keeps `close` from spooling the rest.
+//! - A batch given up for good (refused with a 4xx other than 429, or, without a spool,
+//!   after its last attempt) is counted, logged with `tracing::warn!`, and reported to
+//!   the [`NotificationKind::LogEventFailed`] listeners.
+//! - [`EventProcessor::close`] first writes to the spool every event not yet in it
+//!   (whatever the timeout: this is what lets the process exit right after), then
+//!   delivers with what is left of `close_timeout`, and returns a [`CloseReport`]:
+//!   exactly how many events were delivered, are in the spool, were lost, or were in a
+//!   request still in progress. It returns within `close_timeout` (plus the time to
+//!   spool), also in the middle of a backoff or of a request that hangs.
 //!
 //! # Spool
-//! With `spool_dir` set, every batch is written to the directory before its first
-//! dispatch attempt and deleted once delivered. Batches that exhausted their attempts,
-//! and batches still undelivered when `close()` runs out of time, stay in the
-//! directory; the next processor started on it sends them first, oldest first. After a
-//! crash (kill -9) only the batch that was being sent can be sent twice; the server
-//! deduplicates events by uuid. Events still in the in-memory queue at a crash are lost.
-//! One processor at a time uses a directory (an exclusive lock on `spool.lock`).
+//! With `spool_dir` set, every batch is written to the directory, and synced, before
+//! its first dispatch attempt, and deleted once delivered. A batch that fails all its
+//! attempts stays there and the endpoint counts as down: new batches then go to the
+//! spool without being sent, and the oldest batch is tried once with the same backoff
+//! (doubling, capped at `max_backoff`, at least the `Retry-After` asked). When it
+//! answers, the processor sends the spool, oldest first, and goes on as before: a
+//! running processor needs no restart. What `close` leaves in the spool is sent by the
+//! next processor started on the directory, before anything new. One processor at a
+//! time uses a directory (an exclusive lock on `spool.lock`).
 //!
-//! Files, one per batch:
+//! Durability, exactly once, limits:
+//! - Durable: a file is written to a temporary name, synced, renamed, and the directory
+//!   synced, before its batches are sent or `close` returns.
+//! - Not yet durable, so lost to a crash (kill -9, power loss): the events in the queue
+//!   and in the batch being filled, at most `queue_capacity + batch_size` events (in
+//!   practice those of the last `flush_interval`, or fewer once a batch fills).
+//! - Exactly once: without a crash, every batch is sent until delivered and then deleted,
+//!   and a file partly delivered is rewritten without its delivered batches before
+//!   delivery stops. After a crash, a batch delivered in the last moments (the one in
+//!   flight, or one whose deletion had not reached the disk) can be sent twice; the
+//!   server drops events it already has by uuid.
+//! - Bounded: the batch files never exceed `spool_max_bytes`. When full, new batches
+//!   are not written (the oldest are kept, as the queue keeps its oldest): while the
+//!   endpoint is down they are dropped and counted in `dropped_spool_full`; while it
+//!   answers they are sent from memory.
+//!
+//! Files:
 //! - `<20-digit unix nanoseconds>-<8-digit sequence>.batch`: the name sorts by age.
-//!   The first line is a JSON header, `{"vario_spool":1,"url":"<endpoint>","events":<n>}`;
-//!   the rest is the batch JSON exactly as sent (no raw newline can occur in it).
-//! - `*.tmp`: a batch being written (the write goes to a temporary file, is synced,
-//!   renamed to `.batch`, and the directory is synced). Left over after a crash, it was
-//!   never sent and is removed at start.
-//! - `*.corrupt`: a file that did not read as a batch (truncated, edited), moved aside
-//!   with a warning and never sent.
+//!   One or more records, each a JSON header line
+//!   `{"vario_spool":1,"url":"<endpoint>","events":<n>}` (the first also has
+//!   `"records":<count>`), then a line with the batch JSON exactly as sent (no raw
+//!   newline can occur in it). A processor writes one batch per file while the endpoint
+//!   answers (a delivery deletes its own file), and up to 4 MiB of batches per file in
+//!   an outage and at close (one sync for many batches).
+//! - `*.tmp`: a file being written. Left over after a crash, it was never sent and is
+//!   removed at start.
+//! - `*.corrupt`: a file that did not read back whole (truncated, edited, records
+//!   missing), moved aside with a warning and never read again; the batches before the
+//!   damage are written to a new file and sent.
 //! - `*.rejected`: a batch the endpoint refused with an error that would repeat (a 4xx
 //!   other than 429), kept for inspection and never resent.
 //!
@@ -57,11 +83,12 @@
 //! let config = EventProcessorConfig { batch_size: 50, flush_interval: Duration::from_millis(500), ..Default::default() };
 //! let processor = EventProcessor::start(config, sink.clone(), NotificationCenter::new())?;
 //! // processor.process(user_event) for every impression and conversion ...
-//! assert!(processor.close());
+//! assert!(processor.close().all_delivered());
 //! assert_eq!(processor.stats().dropped(), 0);
 //! # Ok::<(), vario_sdk::ProcessorError>(())
 //! ```
 
+mod sender;
 mod spool;
 mod worker;
 
@@ -97,8 +124,13 @@ pub struct EventProcessorConfig {
     pub initial_backoff: Duration,
     /// Longest wait between two attempts. Default 10 s.
     pub max_backoff: Duration,
-    /// Where undelivered batches are kept across restarts; `None` (default): nowhere.
+    /// Where undelivered batches are kept across outages and restarts; `None`
+    /// (default): nowhere.
     pub spool_dir: Option<PathBuf>,
+    /// Largest size of the spool's batch files. Default 256 MiB. When full, new batches
+    /// are not written: while the endpoint is down they are dropped and counted
+    /// (`dropped_spool_full`); the oldest are kept.
+    pub spool_max_bytes: u64,
 }
 
 impl EventProcessorConfig {
@@ -118,6 +150,8 @@ impl EventProcessorConfig {
     pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(200);
     /// Default backoff cap.
     pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(10);
+    /// Default spool size limit.
+    pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 256 << 20;
     /// Longest flush interval, close timeout or backoff honoured; longer values are cut
     /// to it (so deadlines never overflow the clock).
     pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
@@ -128,7 +162,8 @@ impl EventProcessorConfig {
     ///   `flush_interval` → their defaults;
     /// - `queue_capacity` above [`Self::MAX_QUEUE_CAPACITY`] → that maximum;
     /// - durations above [`Self::MAX_DURATION`] → that maximum;
-    /// - `max_backoff` below `initial_backoff` → `initial_backoff`.
+    /// - `max_backoff` below `initial_backoff` → `initial_backoff`;
+    /// - a zero `spool_max_bytes` → its default.
     ///
     /// A zero `initial_backoff` (retry at once) and a zero `close_timeout` are valid.
     #[must_use]
@@ -171,6 +206,14 @@ impl EventProcessorConfig {
                 replace(field, value, Self::MAX_DURATION, "duration too long");
             }
         }
+        if self.spool_max_bytes == 0 {
+            replace(
+                "spool_max_bytes",
+                &mut self.spool_max_bytes,
+                Self::DEFAULT_SPOOL_MAX_BYTES,
+                "spool size limit must be positive",
+            );
+        }
         if self.max_backoff < self.initial_backoff {
             replace("max_backoff", &mut self.max_backoff, self.initial_backoff, "max backoff below initial backoff");
         }
@@ -189,6 +232,7 @@ impl Default for EventProcessorConfig {
             initial_backoff: Self::DEFAULT_INITIAL_BACKOFF,
             max_backoff: Self::DEFAULT_MAX_BACKOFF,
             spool_dir: None,
+            spool_max_bytes: Self::DEFAULT_SPOOL_MAX_BYTES,
         }
     }
 }
@@ -220,8 +264,8 @@ pub enum ProcessorError {
 /// be a moment apart).
 ///
 /// Every accepted event ends in exactly one place: `enqueued + recovered_events =
-/// events_sent + failed_events + unsent_events + queued + (events in the batch being
-/// built or sent)`.
+/// events_sent + failed_events + dropped_spool_full + unsent_events + queued + (events
+/// waiting in the spool or in memory while the processor runs)`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EventStats {
     /// Events accepted by `process` (it returned true).
@@ -238,17 +282,23 @@ pub struct EventStats {
     pub events_sent: u64,
     /// Dispatch attempts after the first of their batch.
     pub retried_attempts: u64,
-    /// Batches given up after their last attempt or a non-retryable error.
+    /// Batches given up for good: refused by the endpoint (a 4xx other than 429), or,
+    /// without a spool to keep them, after their last attempt.
     pub failed_batches: u64,
     /// Events of the failed batches.
     pub failed_events: u64,
-    /// Batches not delivered because `close` ran out of time (in the spool if there is
-    /// one).
+    /// Batches still undelivered when `close` returned (in the spool if there is one).
     pub unsent_batches: u64,
     /// Events of the unsent batches, and events accepted while `close` was finishing.
     pub unsent_events: u64,
     /// Batches written to the spool.
     pub spooled_batches: u64,
+    /// Events in the spool now (written and not yet delivered).
+    pub spooled_events: u64,
+    /// Events not kept because the spool was full while the endpoint was down.
+    pub dropped_spool_full: u64,
+    /// Attempts to resend the spool while the endpoint was down (one batch each).
+    pub spool_retries: u64,
     /// Batches read back from the spool at start.
     pub recovered_batches: u64,
     /// Events of the recovered batches.
@@ -263,6 +313,43 @@ impl EventStats {
     /// Events refused by `process`, for any reason.
     pub fn dropped(&self) -> u64 {
         self.dropped_queue_full + self.dropped_closed
+    }
+}
+
+/// What [`EventProcessor::close`] left behind. Every event the processor accepted, or
+/// recovered from its spool, is in exactly one of `delivered`, `spooled`, `dropped` and
+/// `in_flight`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CloseReport {
+    /// Events delivered over the processor's life (spooled ones included).
+    pub delivered: u64,
+    /// Events left in the spool, synced to disk: the next processor started on the
+    /// directory sends them.
+    pub spooled: u64,
+    /// Events accepted and lost: refused by the endpoint, given up without a spool to
+    /// keep them, not kept because the spool was full or failed, or accepted in the
+    /// instant `close` began.
+    pub dropped: u64,
+    /// Events of the batch whose request was still in progress when `close` returned.
+    /// If the request succeeds before the process exits they are delivered; otherwise
+    /// they are in the spool (if there is one and it took them) and sent again by the
+    /// next processor, and the server drops whatever arrives twice by event uuid.
+    pub in_flight: u64,
+    /// Events `process` refused (queue full, or after `close`): never accepted.
+    pub refused: u64,
+    /// Whether the close timeout cut a delivery short.
+    pub timed_out: bool,
+}
+
+impl CloseReport {
+    /// Everything accepted was delivered.
+    pub fn all_delivered(&self) -> bool {
+        self.spooled == 0 && self.dropped == 0 && self.in_flight == 0
+    }
+
+    /// Nothing accepted was lost: every event is delivered or synced to the spool.
+    pub fn nothing_lost(&self) -> bool {
+        self.dropped == 0 && self.in_flight == 0
     }
 }
 
@@ -281,6 +368,8 @@ struct Counters {
     unsent_batches: AtomicU64,
     unsent_events: AtomicU64,
     spooled_batches: AtomicU64,
+    dropped_spool_full: AtomicU64,
+    spool_retries: AtomicU64,
     recovered_batches: AtomicU64,
     recovered_events: AtomicU64,
     spool_corrupt: AtomicU64,
@@ -292,9 +381,44 @@ fn bump(counter: &AtomicU64, by: u64) -> u64 {
     counter.fetch_add(by, Ordering::Relaxed)
 }
 
+/// Where the events taken off the queue are, kept together under one lock (taken once
+/// per batch) so that `close` reads a consistent account.
+#[derive(Debug, Default, Clone, Copy)]
+struct Ledger {
+    delivered: u64,
+    /// Given up for good, or lost at close.
+    dropped: u64,
+    /// In spool files (the batch in flight included, when it has a file).
+    spooled: u64,
+    /// Sealed into batches held in memory only (the batch in flight included, when it has
+    /// no file).
+    in_memory: u64,
+    /// The batch being sent: its events, and whether it has a spool file.
+    in_flight: Option<(u64, bool)>,
+}
+
+impl Ledger {
+    /// The account of `total` events (accepted and recovered): whatever is neither
+    /// delivered, in the spool nor in flight is lost with the process (given up, or
+    /// still in memory: in the queue, a batch being filled, a batch not spooled).
+    fn report(&self, total: u64, refused: u64, timed_out: bool) -> CloseReport {
+        let (flying, flying_stored) = self.in_flight.unwrap_or((0, false));
+        let spooled = self.spooled.saturating_sub(if flying_stored { flying } else { 0 });
+        CloseReport {
+            delivered: self.delivered,
+            spooled,
+            dropped: total.saturating_sub(self.delivered + spooled + flying),
+            in_flight: flying,
+            refused,
+            timed_out,
+        }
+    }
+}
+
 struct Shared {
     closed: AtomicBool,
     counters: Counters,
+    ledger: Mutex<Ledger>,
     /// The worker thread, so that `flush`/`close` called from a listener running on it
     /// do not wait for themselves.
     worker: OnceLock<ThreadId>,
@@ -323,9 +447,9 @@ impl QueuedEvent {
 enum Control {
     /// Deliver everything queued before this request, then answer.
     Flush(Sender<()>),
-    /// Deliver everything queued until `deadline`, then stop and answer whether nothing
-    /// was cut short by the deadline.
-    Close { deadline: Instant, ack: Option<Sender<bool>> },
+    /// Spool everything not yet in the spool and signal `spooled`, whatever the
+    /// deadline; then deliver until `deadline`, stop, and answer with the account.
+    Close { deadline: Instant, spooled: Option<Sender<()>>, ack: Option<Sender<CloseReport>> },
 }
 
 /// The batch event processor. See the [module documentation](self).
@@ -338,9 +462,10 @@ pub struct EventProcessor {
     leftovers: Receiver<QueuedEvent>,
     control: Sender<Control>,
     shared: Arc<Shared>,
-    config: EventProcessorConfig,
-    /// `Some(result)` once closed; the lock also serialises concurrent `close` calls.
-    closed_with: Mutex<Option<bool>>,
+    /// Shared: the handle stays small, as the client holds it inline.
+    config: Arc<EventProcessorConfig>,
+    /// `Some(report)` once closed; the lock also serialises concurrent `close` calls.
+    closed_with: Mutex<Option<CloseReport>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -364,16 +489,22 @@ impl EventProcessor {
         notifications: NotificationCenter,
     ) -> Result<Self, ProcessorError> {
         let config = config.validated();
-        let spool = config.spool_dir.as_deref().map(spool::Spool::open).transpose()?;
+        let spool =
+            config.spool_dir.as_deref().map(|dir| spool::Spool::open(dir, config.spool_max_bytes)).transpose()?;
         let (events, events_rx) = crossbeam_channel::bounded(config.queue_capacity);
         let (control, control_rx) = crossbeam_channel::unbounded();
-        let shared =
-            Arc::new(Shared { closed: AtomicBool::new(false), counters: Counters::default(), worker: OnceLock::new() });
+        let shared = Arc::new(Shared {
+            closed: AtomicBool::new(false),
+            counters: Counters::default(),
+            ledger: Mutex::new(Ledger::default()),
+            worker: OnceLock::new(),
+        });
+        let sender = sender::Sender::start(dispatcher, spool.is_some()).map_err(ProcessorError::Spawn)?;
         let worker = worker::Worker::new(
             config.clone(),
             events_rx.clone(),
             control_rx,
-            dispatcher,
+            sender,
             notifications,
             shared.clone(),
             spool,
@@ -387,7 +518,7 @@ impl EventProcessor {
             leftovers: events_rx,
             control,
             shared,
-            config,
+            config: Arc::new(config),
             closed_with: Mutex::new(None),
             thread: Mutex::new(Some(thread)),
         })
@@ -455,26 +586,44 @@ impl EventProcessor {
         }
     }
 
-    /// Stops accepting events, delivers what is queued within `close_timeout`, and stops
-    /// the background thread. True if everything was delivered or given up normally;
-    /// false if time ran out (what was left stays in the spool if there is one, and is
-    /// counted as unsent). Idempotent: later calls return the first result.
-    pub fn close(&self) -> bool {
+    /// Stops accepting events, writes to the spool (if there is one) every event not yet
+    /// in it, delivers what it can within `close_timeout`, and stops the background
+    /// thread. When it returns, every accepted event is delivered, synced to the spool,
+    /// or counted as lost: the process may exit at once. The [`CloseReport`] says how
+    /// many are where. Spooling is not cut by the timeout (it is one synced file per
+    /// 4 MiB of events); delivery is, also in the middle of a backoff. A request in
+    /// progress cannot be interrupted: its batch is reported `in_flight`. Idempotent:
+    /// later calls return the first report.
+    pub fn close(&self) -> CloseReport {
         let mut closed_with = self.closed_with.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(result) = *closed_with {
-            return result;
+        if let Some(report) = *closed_with {
+            return report;
         }
         self.shared.closed.store(true, Ordering::Release);
         let deadline = Instant::now() + self.config.close_timeout;
-        let result = if self.on_worker_thread() {
+        let report = if self.on_worker_thread() {
             // A listener closing its own processor: the worker stops after the listener
-            // returns; waiting here would wait forever.
-            let _ = self.control.send(Control::Close { deadline, ack: None });
-            false
+            // returns; waiting here would wait forever. The account is the one of now.
+            let _ = self.control.send(Control::Close { deadline, spooled: None, ack: None });
+            self.settle(None, true)
         } else {
+            let (spooled, spooled_rx) = crossbeam_channel::bounded(1);
             let (ack, done) = crossbeam_channel::bounded(1);
-            let answered = match self.control.send(Control::Close { deadline, ack: Some(ack) }) {
-                Ok(()) => done.recv_deadline(deadline).ok(),
+            let answered = match self.control.send(Control::Close { deadline, spooled: Some(spooled), ack: Some(ack) })
+            {
+                Ok(()) => {
+                    // With a spool, its requests are made on another thread and the worker
+                    // spools at once; the wait is not cut, as the spool is what lets the
+                    // process exit. Without one, the worker may be in a request: nothing
+                    // to spool is worth waiting past the deadline for. An error means the
+                    // worker is gone (it panicked): nothing to wait for.
+                    if self.config.spool_dir.is_some() {
+                        let _ = spooled_rx.recv();
+                    } else {
+                        let _ = spooled_rx.recv_deadline(deadline);
+                    }
+                    done.recv_deadline(deadline).ok()
+                }
                 Err(_) => None,
             };
             if answered.is_some() {
@@ -487,13 +636,35 @@ impl EventProcessor {
             } else {
                 tracing::warn!(
                     timeout_ms = self.config.close_timeout.as_millis() as u64,
-                    "event processor close timed out; undelivered events are counted as unsent"
+                    "event processor close timed out with a request in progress"
                 );
             }
-            answered.unwrap_or(false)
+            self.settle(answered, answered.is_none_or(|r| r.timed_out))
         };
-        *closed_with = Some(result);
-        result
+        if !report.all_delivered() {
+            tracing::warn!(
+                delivered = report.delivered,
+                spooled = report.spooled,
+                dropped = report.dropped,
+                in_flight = report.in_flight,
+                "event processor closed with undelivered events"
+            );
+        }
+        *closed_with = Some(report);
+        report
+    }
+
+    /// The close report from the ledger, counting what is undelivered as unsent.
+    fn settle(&self, answered: Option<CloseReport>, timed_out: bool) -> CloseReport {
+        let ledger = *self.shared.ledger.lock().unwrap_or_else(PoisonError::into_inner);
+        let stats = self.stats();
+        let total = stats.enqueued + stats.recovered_events;
+        let report = ledger.report(total, stats.dropped(), answered.map_or(timed_out, |r| r.timed_out));
+        // Undelivered and not yet counted as given up; the batch in flight is counted
+        // when its answer comes.
+        let unsent = total.saturating_sub(ledger.delivered + report.in_flight + ledger.dropped);
+        bump(&self.shared.counters.unsent_events, unsent);
+        report
     }
 
     /// Whether `close` was called.
@@ -519,6 +690,9 @@ impl EventProcessor {
             unsent_batches: get(&c.unsent_batches),
             unsent_events: get(&c.unsent_events),
             spooled_batches: get(&c.spooled_batches),
+            spooled_events: self.shared.ledger.lock().unwrap_or_else(PoisonError::into_inner).spooled,
+            dropped_spool_full: get(&c.dropped_spool_full),
+            spool_retries: get(&c.spool_retries),
             recovered_batches: get(&c.recovered_batches),
             recovered_events: get(&c.recovered_events),
             spool_corrupt: get(&c.spool_corrupt),
@@ -536,7 +710,7 @@ impl EventProcessor {
     }
 
     /// Events accepted in the instant between the worker's last look at the queue and
-    /// its exit: nobody will send them, so they are counted as unsent.
+    /// its exit: nobody will send them, so they are counted as unsent and dropped.
     fn collect_leftovers(&self) {
         let mut n = 0;
         while self.leftovers.try_recv().is_ok() {
@@ -545,6 +719,7 @@ impl EventProcessor {
         if n > 0 {
             bump(&self.shared.counters.received, n);
             bump(&self.shared.counters.unsent_events, n);
+            self.shared.ledger.lock().unwrap_or_else(PoisonError::into_inner).dropped += n;
             tracing::warn!(events = n, "events accepted while the event processor closed were not sent");
         }
     }
@@ -571,6 +746,7 @@ mod tests {
             initial_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(1),
             spool_dir: None,
+            spool_max_bytes: 0,
         }
         .validated();
         assert_eq!(config.batch_size, 10);

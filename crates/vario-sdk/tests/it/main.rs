@@ -5,6 +5,7 @@ mod audiences;
 mod bucketing;
 mod datafile_manager;
 mod decide;
+mod durability;
 mod events;
 mod flags;
 mod forced;

@@ -171,7 +171,7 @@ fn a_panicking_listener_does_not_break_the_event_processor() {
     for e in &events {
         assert!(p.process(e.clone()));
     }
-    assert!(p.close());
+    assert!(p.close().all_delivered());
     assert_exactly_once(&d.delivered(), &events);
     assert_eq!(batches.load(Ordering::SeqCst), 4);
 }

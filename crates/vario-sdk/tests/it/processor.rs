@@ -75,6 +75,7 @@ pub(crate) fn fast_config() -> EventProcessorConfig {
         initial_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(50),
         spool_dir: None,
+        spool_max_bytes: EventProcessorConfig::DEFAULT_SPOOL_MAX_BYTES,
     }
 }
 
@@ -125,6 +126,11 @@ impl TestDispatcher {
         let d = Self::new();
         *d.delay.lock().unwrap() = delay;
         d
+    }
+
+    /// From now on, answers `Ok` once the script is used up.
+    pub(crate) fn heal(&self) {
+        *self.otherwise.lock().unwrap() = None;
     }
 
     /// Shuts the gate: calls block until [`TestDispatcher::open`].
@@ -234,7 +240,7 @@ fn every_processed_event_is_delivered_exactly_once_after_close() {
         .into_iter()
         .flat_map(|h| h.join().unwrap())
         .collect();
-    assert!(p.close(), "close delivered everything in time");
+    assert!(p.close().all_delivered(), "close delivered everything in time");
     let delivered = d.delivered();
     assert_exactly_once(&delivered, &all);
     assert!(delivered.iter().all(|b| b.params().visitors.len() <= 7));
@@ -288,7 +294,7 @@ fn a_partial_batch_is_sent_when_its_flush_interval_passes() {
     }
     wait_until(Duration::from_secs(5), || d.delivered().len() == 2);
     assert_eq!(sizes(&d.delivered()), [3, 2]);
-    assert!(p.close());
+    assert!(p.close().all_delivered());
 }
 
 #[test]
@@ -369,7 +375,7 @@ fn retries_stop_after_max_attempts_then_the_batch_is_counted_failed_and_notified
     assert_eq!(uuids(std::slice::from_ref(&failed[0].log_event)), uuids(&[d.calls()[0].log_event.clone()]));
     // The processor goes on with the next batches.
     drop(failed);
-    assert!(p.close());
+    assert_eq!(p.close().dropped, 2, "the failed batch is lost: there is no spool");
 }
 
 #[test]
@@ -449,7 +455,7 @@ fn a_full_queue_drops_and_counts_without_blocking() {
     assert_eq!(stats.enqueued, 21);
     eprintln!("1,000 process() calls against a stalled endpoint took {took:?}");
     d.open();
-    assert!(p.close());
+    assert!(p.close().all_delivered());
     let mut expected = vec![first];
     expected.extend(accepted);
     assert_exactly_once(&d.delivered(), &expected);
@@ -475,7 +481,7 @@ fn close_returns_within_its_timeout_when_the_endpoint_keeps_failing() {
     d.wait_for_calls(1);
     // The worker now sits in a 2.5–5 s backoff.
     let started = Instant::now();
-    assert!(!p.close(), "close timed out");
+    assert!(!p.close().all_delivered(), "close timed out");
     let took = started.elapsed();
     assert!(took < Duration::from_millis(1_500), "close took {took:?}");
     wait_until(Duration::from_secs(5), || p.stats().unsent_events == 12);
@@ -484,7 +490,7 @@ fn close_returns_within_its_timeout_when_the_endpoint_keeps_failing() {
     wait_until(Duration::from_secs(5), || failed.lock().unwrap().len() == 3);
     assert!(failed.lock().unwrap().iter().all(|f| f.reason == FailureReason::CloseTimeout));
     // Later closes answer the same at once.
-    assert!(!p.close());
+    assert!(!p.close().all_delivered());
 }
 
 #[test]
@@ -497,7 +503,7 @@ fn close_returns_within_its_timeout_when_the_endpoint_stalls() {
     }
     d.wait_for_calls(1);
     let started = Instant::now();
-    assert!(!p.close());
+    assert!(!p.close().all_delivered());
     // A call in progress cannot be interrupted; close does not wait for it.
     let took = started.elapsed();
     assert!(took < Duration::from_millis(1_000), "close took {took:?}");
@@ -512,9 +518,9 @@ fn close_is_idempotent_and_events_after_it_are_dropped_and_counted() {
     let p = start(fast_config(), &d);
     let maker = Maker::new("42");
     assert!(p.process(maker.event("before")));
-    assert!(p.close());
+    assert!(p.close().all_delivered());
     assert!(p.is_closed());
-    assert!(p.close());
+    assert!(p.close().all_delivered());
     assert!(!p.process(maker.event("after")));
     p.flush(); // returns at once
     let stats = p.stats();
@@ -559,7 +565,7 @@ fn flush_from_several_threads_delivers_each_threads_events() {
     for h in handles {
         h.join().unwrap();
     }
-    assert!(p.close());
+    assert!(p.close().all_delivered());
     assert_eq!(p.stats().events_sent, 4 * 20 * 3);
 }
 
@@ -585,7 +591,8 @@ fn a_panicking_dispatcher_fails_its_batch_and_the_processor_goes_on() {
     for e in &events {
         p.process(e.clone());
     }
-    assert!(p.close());
+    let report = p.close();
+    assert_eq!((report.delivered, report.dropped), (2, 1));
     let stats = p.stats();
     assert_eq!((stats.failed_batches, stats.retried_attempts, stats.events_sent), (1, 0, 2));
     assert_exactly_once(&d.delivered(), &events[1..]);
@@ -610,7 +617,7 @@ fn invalid_settings_fall_back_to_defaults() {
         (10, Duration::from_secs(5))
     );
     p.process(Maker::new("42").event("u"));
-    assert!(p.close());
+    assert!(p.close().all_delivered());
     assert_eq!(d.delivered().len(), 1);
 }
 
@@ -626,7 +633,7 @@ fn the_log_event_notification_fires_once_per_batch_before_its_first_attempt() {
     for e in &events {
         p.process(e.clone());
     }
-    assert!(p.close());
+    assert!(p.close().all_delivered());
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 2, "one per batch, retries excluded");
     assert_eq!(d.calls().len(), 3);

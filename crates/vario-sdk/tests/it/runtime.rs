@@ -82,7 +82,7 @@ fn every_tracked_event_arrives_exactly_once_after_close() {
         })
         .collect();
     threads.into_iter().for_each(|t| t.join().unwrap());
-    assert!(client.close(), "close must deliver everything in time");
+    assert!(client.close().all_delivered(), "close must deliver everything in time");
 
     let uuids = delivered_uuids(&server);
     let unique: HashSet<_> = uuids.iter().collect();
@@ -109,7 +109,7 @@ fn failed_posts_are_retried_then_delivered_once() {
         .build()
         .unwrap();
     client.track("purchase", "u", &Attributes::new(), None);
-    assert!(client.close());
+    assert!(client.close().all_delivered());
     assert_eq!(delivered_uuids(&server).len(), 1);
     assert_eq!(server.requests_to(EVENTS_PATH).len(), 3, "two 503s, then success");
     let stats = client.event_stats().unwrap();
@@ -150,7 +150,7 @@ fn events_spooled_during_an_outage_are_resent_by_the_next_client() {
         .event_processor(config)
         .build()
         .unwrap();
-    assert!(client.close());
+    assert!(client.close().all_delivered());
     let uuids = delivered_uuids(&server);
     assert_eq!(uuids.len(), 20, "every spooled event resent");
     assert_eq!(uuids.iter().collect::<HashSet<_>>().len(), 20, "exactly once");

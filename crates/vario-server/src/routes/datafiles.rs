@@ -81,12 +81,12 @@ pub async fn put_datafile(
         ));
     }
     let limit = app.config().limits.max_datafile_bytes;
-    let raw = body::read(&headers, body, limit).await?;
+    let (raw, mut charge) = app.read_body(&headers, body, limit).await?;
     let _one_at_a_time = app.datafile_write_lock().await;
     let worker = app.clone();
     let key = sdk_key.clone();
     let (stored, revision) = tokio::task::spawn_blocking(move || {
-        let bytes = body::decode(&headers, raw, limit)?;
+        let bytes = body::decode(&headers, raw, limit, &mut charge)?;
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| ApiError::new(Code::InvalidDatafile, format!("the datafile is not UTF-8: {e}")))?;
         let config = ProjectConfig::from_json(text).map_err(|e| match e.path() {

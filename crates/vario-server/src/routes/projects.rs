@@ -281,8 +281,8 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     raw: Body,
 ) -> Result<T, ApiError> {
     let limit = app.config().limits.max_datafile_bytes;
-    let bytes = body::read(headers, raw, limit).await?;
-    let bytes = body::decode(headers, bytes, limit)?;
+    let (bytes, mut charge) = app.read_body(headers, raw, limit).await?;
+    let bytes = body::decode(headers, bytes, limit, &mut charge)?;
     let de = &mut serde_json::Deserializer::from_slice(&bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

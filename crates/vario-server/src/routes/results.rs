@@ -90,11 +90,15 @@ pub(crate) async fn compute(
 ) -> Result<Arc<ResultsDocument>, ApiError> {
     let (req, sdk_key) = request(key, params)?;
     let engine = app.results();
+    // Dropped with this future when the client goes away: that cancels the scans.
+    let (limits, _running) = app.query_limits().await?;
     // DataFusion runs on its own runtime in the blocking pool: long computations never
     // hold up the request threads.
     let answer = tokio::task::spawn_blocking(move || {
-        let config = find_config(engine.data_dir(), &req.experiment, sdk_key.as_deref(), None)?;
-        engine.results(&config, &req, &|_| {})
+        limits.apply(|| {
+            let config = find_config(engine.data_dir(), &req.experiment, sdk_key.as_deref(), None)?;
+            engine.results(&config, &req, &|_| {})
+        })
     })
     .await
     .map_err(ApiError::internal)?;
@@ -104,7 +108,7 @@ pub(crate) async fn compute(
         Err(e @ (ResultsError::InvalidRequest(_) | ResultsError::Datafile(_))) => {
             Err(ApiError::new(Code::InvalidField, e.to_string()))
         }
-        Err(ResultsError::Query(vario_store::QueryError::Invalid(m))) => Err(ApiError::new(Code::InvalidQuery, m)),
+        Err(ResultsError::Query(e)) => Err(crate::routes::query::query_error(e)),
         Err(ResultsError::Store(e)) => Err(e.into()),
         Err(e) => Err(ApiError::internal(e)),
     }

@@ -84,15 +84,17 @@ fn cookie(headers: &HeaderMap) -> Option<&str> {
         .map(|(_, value)| value.trim())
 }
 
-/// `Set-Cookie` value that stores `id`. No `Secure`: the server speaks plain HTTP
-/// unless a proxy in front of it adds TLS.
-pub fn set_cookie(id: &str) -> String {
-    format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", LIFETIME.as_secs())
+/// `Set-Cookie` value that stores `id`; `Secure` when the client speaks HTTPS (the
+/// server itself speaks plain HTTP: TLS is a proxy's, see `[pages]` in the config).
+pub fn set_cookie(id: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}", LIFETIME.as_secs())
 }
 
 /// `Set-Cookie` value that removes the cookie.
-pub fn clear_cookie() -> String {
-    format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
+pub fn clear_cookie(secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}")
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Integration tests: a real server on 127.0.0.1:0, driven by a real HTTP client.
 
 mod auth;
+mod cors;
 mod datafiles;
 mod events;
 mod health;
