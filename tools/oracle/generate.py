@@ -146,6 +146,10 @@ HANDWRITTEN_SETS = [
     ('13-odd-variable-values', 'odd-variable-values'),
     ('14-duplicate-variation-ids', 'duplicate-variation-ids'),
     ('15-duplicate-experiment-keys', 'duplicate-experiment-keys'),
+    # Found by the differential fuzzer (fuzz.py); the two SDKs differ on some requests here
+    # (docs/compatibility.md D3, D7), Vario answers like Python.
+    ('16-duplicate-experiment-ids', 'duplicate-experiment-ids'),
+    ('17-odd-feature-enabled', 'odd-feature-enabled'),
 ]
 
 # ---------------------------------------------------------------------------

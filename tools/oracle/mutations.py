@@ -267,6 +267,8 @@ def missing_field(r, d):
     vars_ = all_variables(d)
     if vars_:
         choices += [('variable', r.choice(vars_)[1], k) for k in ('defaultValue', 'type', 'key')]
+    if not choices:  # an earlier mutation emptied everything this one could remove
+        return None
     what, obj, key = r.choice(choices)
     obj.pop(key, None)
     return f'missing_field:{what}.{key}'

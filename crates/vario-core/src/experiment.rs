@@ -57,14 +57,14 @@ fn steps(
     }
     if !exp.forced_variations.is_empty() {
         match exp.forced_variations.get(user.id) {
-            Some(Some(v)) => return (Some(*v), Reason::Whitelisted { variation: *v }),
+            Some(Some(v)) => return (Some(*v), Reason::Whitelisted { experiment, variation: *v }),
             Some(None) => trace.push(Reason::InvalidWhitelistEntry { experiment }),
             None => {}
         }
     }
     if let Some(stored) = profile.as_ref().and_then(|p| p.bucket_map.get(&exp.id)) {
         match stored_variation(config, experiment, stored) {
-            Some(v) => return (Some(v), Reason::StoredVariation { variation: v }),
+            Some(v) => return (Some(v), Reason::StoredVariation { experiment, variation: v }),
             None => trace.push(Reason::InvalidStoredVariation { experiment }),
         }
     }

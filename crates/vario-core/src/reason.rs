@@ -62,6 +62,9 @@ pub enum Reason {
     },
     /// The experiment's whitelist (`forcedVariations`) chose the variation.
     Whitelisted {
+        /// The experiment or rule decided (the variation may belong to another experiment
+        /// with the same key, as for `ForcedVariation`).
+        experiment: ExperimentIndex,
         /// The variation.
         variation: VariationRef,
     },
@@ -72,6 +75,8 @@ pub enum Reason {
     },
     /// The user profile's stored variation was returned.
     StoredVariation {
+        /// The experiment or rule decided (see `Whitelisted`).
+        experiment: ExperimentIndex,
         /// The variation.
         variation: VariationRef,
     },
@@ -172,20 +177,20 @@ impl Reason {
                 var(variation),
                 exp(experiment)
             ),
-            Self::Whitelisted { variation } => write!(
+            Self::Whitelisted { experiment, variation } => write!(
                 s,
                 "User is whitelisted into variation \"{}\" of experiment \"{}\".",
                 var(variation),
-                exp(variation.experiment)
+                exp(experiment)
             ),
             Self::InvalidWhitelistEntry { experiment } => {
                 write!(s, "Whitelist of experiment \"{}\" names an unknown variation; ignored.", exp(experiment))
             }
-            Self::StoredVariation { variation } => write!(
+            Self::StoredVariation { experiment, variation } => write!(
                 s,
                 "Returning stored variation \"{}\" of experiment \"{}\" from the user profile.",
                 var(variation),
-                exp(variation.experiment)
+                exp(experiment)
             ),
             Self::InvalidStoredVariation { experiment } => {
                 write!(s, "User profile stores an unknown variation for experiment \"{}\"; ignored.", exp(experiment))

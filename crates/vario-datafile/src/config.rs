@@ -154,6 +154,10 @@ pub struct Experiment {
     /// Whether the key is empty or only whitespace: the reference bucketer refuses such
     /// experiments.
     pub key_is_blank: bool,
+    /// The group whose step bucketing takes first: the group it sits in, or for a rollout
+    /// rule whose id a grouped experiment repeats, that experiment's group (the reference
+    /// SDK buckets the rule as the experiment its id names).
+    pub bucket_group: Option<usize>,
     /// The experiment [`ProjectConfig::experiment_by_key`] gives for this experiment's key
     /// (itself unless keys repeat; `None` when no experiment with the key is reachable):
     /// runtime forced variations are kept and read through it, as the reference SDKs key
@@ -405,13 +409,11 @@ impl ProjectConfig {
         self.flags[flag].variations.iter().map(|&v| self.variation(v)).find(|v| v.id == id)
     }
 
-    /// The group an experiment's group step uses, if it sits in a `random` group.
+    /// The group an experiment's group step uses, if it is bucketed in a `random` group.
     #[inline]
     pub fn exclusive_group(&self, experiment: ExperimentIndex) -> Option<&Group> {
-        match self.experiments[experiment].origin {
-            Origin::Group(g) => Some(&self.groups[g]).filter(|g| g.is_exclusive()),
-            _ => None,
-        }
+        let g = self.experiments[experiment].bucket_group?;
+        Some(&self.groups[g]).filter(|g| g.is_exclusive())
     }
 
     /// The typed value of a flag's variable `variable` for a decision that chose

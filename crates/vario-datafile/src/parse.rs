@@ -110,17 +110,29 @@ fn compile(raw: raw::Datafile<'_>) -> Result<ProjectConfig, DatafileError> {
         }
         groups.push(Group { id: owned(group.id), policy: owned(group.policy), traffic_allocation, experiments });
     }
-    let Experiments { list: mut experiments, usages, whitelists, .. } = builder;
+    let Experiments { list: mut experiments, mut usages, whitelists, .. } = builder;
 
     let mut experiment_by_id = FxHashMap::default();
     for (i, e) in experiments.iter().enumerate() {
         experiment_by_id.insert(e.id.clone(), i);
     }
-    let mut experiment_by_key = FxHashMap::default();
+    decide_rules_as_their_id(&mut experiments, &mut usages, &mut rollouts, &experiment_by_id);
+    // The reference SDK builds its key map from its id map's values, in the id map's order:
+    // an id keeps the place where it first appeared, holding the last experiment with it.
+    let mut id_order: Vec<ExperimentIndex> = Vec::with_capacity(experiments.len());
+    let mut first_place: FxHashMap<&str, usize> = FxHashMap::default();
     for (i, e) in experiments.iter().enumerate() {
-        if experiment_by_id.get(&e.id) == Some(&i) {
-            experiment_by_key.insert(e.key.clone(), i);
+        match first_place.get(e.id.as_str()) {
+            Some(&place) => id_order[place] = i,
+            None => {
+                first_place.insert(&e.id, id_order.len());
+                id_order.push(i);
+            }
         }
+    }
+    let mut experiment_by_key = FxHashMap::default();
+    for i in id_order {
+        experiment_by_key.insert(experiments[i].key.clone(), i);
     }
     for e in &mut experiments {
         e.key_owner = experiment_by_key.get(&e.key).copied();
@@ -139,7 +151,7 @@ fn compile(raw: raw::Datafile<'_>) -> Result<ProjectConfig, DatafileError> {
             experiments[e].is_feature_test = true;
         }
     }
-    let usage_by_variation = variable_usages(&experiments, &usages);
+    let usage_by_variation = variable_usages(&experiments, &usages, &experiment_by_id);
     for flag in &mut flags {
         fill_variations_and_values(flag, &rollouts, &experiments, &usage_by_variation);
     }
@@ -302,11 +314,54 @@ impl Experiments<'_> {
             rule_type: e.rule_type.map(owned),
             cmab: cmab.map(Box::new),
             is_feature_test: false,
+            bucket_group: match origin {
+                Origin::Group(g) => Some(g),
+                _ => None,
+            },
             key_owner: None,
             repeats_variations,
         });
         self.usages.push(usages);
         Ok(index)
+    }
+}
+
+/// Repeated experiment ids (hand-written datafiles), as the reference SDK reads them: a
+/// rollout lists each rule id once (at its first place, the later rule winning), and a rule
+/// keeps its own key, id and layer but is decided as the experiment its id names in the
+/// global id map (the last one with the id): that one's audiences, ranges, variations and
+/// group step.
+fn decide_rules_as_their_id(
+    experiments: &mut [Experiment],
+    usages: &mut [Vec<Vec<(String, Value)>>],
+    rollouts: &mut [Rollout],
+    experiment_by_id: &FxHashMap<String, ExperimentIndex>,
+) {
+    for rollout in rollouts.iter_mut() {
+        let mut rules: Vec<ExperimentIndex> = Vec::with_capacity(rollout.rules.len());
+        for &r in &rollout.rules {
+            match rules.iter_mut().find(|q| experiments[**q].id == experiments[r].id) {
+                Some(slot) => *slot = r,
+                None => rules.push(r),
+            }
+        }
+        rollout.rules = rules;
+    }
+    for r in 0..experiments.len() {
+        let Some(&g) = experiment_by_id.get(&experiments[r].id) else { continue };
+        if g == r || !matches!(experiments[r].origin, Origin::Rollout(_)) {
+            continue;
+        }
+        let global = experiments[g].clone();
+        let rule = &mut experiments[r];
+        rule.variations = global.variations;
+        rule.traffic_allocation = global.traffic_allocation;
+        rule.audience = global.audience;
+        rule.key_is_blank = global.key_is_blank;
+        rule.cmab = global.cmab;
+        rule.repeats_variations = global.repeats_variations;
+        rule.bucket_group = global.bucket_group;
+        usages[r] = usages[g].clone();
     }
 }
 
@@ -510,9 +565,15 @@ fn inject_feature_rollouts(flags: &[Flag], rollouts: &[Rollout], experiments: &m
 fn variable_usages<'a>(
     experiments: &'a [Experiment],
     usages: &'a [Vec<Vec<(String, Value)>>],
+    experiment_by_id: &FxHashMap<String, ExperimentIndex>,
 ) -> FxHashMap<&'a str, &'a [(String, Value)]> {
     let mut map = FxHashMap::default();
-    for (exp, per_variation) in experiments.iter().zip(usages) {
+    for (i, (exp, per_variation)) in experiments.iter().zip(usages).enumerate() {
+        // The reference SDK reads usages from its id map: an experiment whose id a later
+        // one repeats contributes none.
+        if experiment_by_id.get(&exp.id) != Some(&i) {
+            continue;
+        }
         for (variation, u) in exp.variations.iter().zip(per_variation) {
             map.insert(variation.id.as_str(), u.as_slice());
         }

@@ -290,17 +290,13 @@ impl UserContext {
         user.forced_decisions = &self.forced_decisions;
         user.forced_variations = forced.for_user(&self.user_id);
         let mut trace = Vec::new();
-        let mut decision = if options.contains(DecideOptions::INCLUDE_REASONS) {
+        let decision = if options.contains(DecideOptions::INCLUDE_REASONS) {
             decide_flag(config, flag, &user, profile, &mut trace)
         } else {
             decide_flag(config, flag, &user, profile, &mut ())
-        };
-        drop(forced);
-        // The reference SDK's `decide` (unlike `is_feature_enabled`) reads a non-boolean
-        // `featureEnabled` by Python truthiness; only hand-written datafiles have one.
-        if config.truthy_feature_enabled && !decision.enabled {
-            decision.enabled = decision.variation(config).is_some_and(|v| v.feature_enabled_truthy);
         }
+        .with_truthy_enabled(config);
+        drop(forced);
         let sends = decision.source() != vario_core::DecisionSource::Rollout || config.send_flag_decisions;
         let sends = sends && !options.contains(DecideOptions::DISABLE_DECISION_EVENT);
         let sink_on = !self.client.inner.sink.is_off();

@@ -29,6 +29,13 @@ fn fuzz(args: &[&str]) -> String {
 }
 
 #[test]
+fn mutated_datafiles_are_answered_like_the_official_sdks() {
+    let out = fuzz(&["--seed", "1", "--datafiles", "200", "--requests", "40"]);
+    assert!(out.contains("fuzz: seed 1, 200 mutated datafiles"), "{out}");
+    assert!(out.contains("no unexplained difference"), "{out}");
+}
+
+#[test]
 fn hand_written_case_sets_are_answered_like_both_official_sdks() {
     let compat = repo_root().join("spec/compat");
     let sets = ["13-odd-variable-values", "14-duplicate-variation-ids", "15-duplicate-experiment-keys"];
