@@ -117,21 +117,9 @@ fn compile(raw: raw::Datafile<'_>) -> Result<ProjectConfig, DatafileError> {
         experiment_by_id.insert(e.id.clone(), i);
     }
     decide_rules_as_their_id(&mut experiments, &mut usages, &mut rollouts, &experiment_by_id);
-    // The reference SDK builds its key map from its id map's values, in the id map's order:
-    // an id keeps the place where it first appeared, holding the last experiment with it.
-    let mut id_order: Vec<ExperimentIndex> = Vec::with_capacity(experiments.len());
-    let mut first_place: FxHashMap<&str, usize> = FxHashMap::default();
-    for (i, e) in experiments.iter().enumerate() {
-        match first_place.get(e.id.as_str()) {
-            Some(&place) => id_order[place] = i,
-            None => {
-                first_place.insert(&e.id, id_order.len());
-                id_order.push(i);
-            }
-        }
-    }
+    let id_order = id_map_order(&experiments);
     let mut experiment_by_key = FxHashMap::default();
-    for i in id_order {
+    for &i in &id_order {
         experiment_by_key.insert(experiments[i].key.clone(), i);
     }
     for e in &mut experiments {
@@ -151,7 +139,7 @@ fn compile(raw: raw::Datafile<'_>) -> Result<ProjectConfig, DatafileError> {
             experiments[e].is_feature_test = true;
         }
     }
-    let usage_by_variation = variable_usages(&experiments, &usages, &experiment_by_id);
+    let usage_by_variation = variable_usages(&experiments, &usages, &id_order);
     for flag in &mut flags {
         fill_variations_and_values(flag, &rollouts, &experiments, &usage_by_variation);
     }
@@ -324,6 +312,24 @@ impl Experiments<'_> {
         self.usages.push(usages);
         Ok(index)
     }
+}
+
+/// The reference SDK's id map in its order: each id keeps the place where it first
+/// appeared (in the order experiments are read: top level, rollout rules, grouped) and
+/// holds the last experiment with it. Without repeated ids: every experiment, in order.
+fn id_map_order(experiments: &[Experiment]) -> Vec<ExperimentIndex> {
+    let mut order: Vec<ExperimentIndex> = Vec::with_capacity(experiments.len());
+    let mut first_place: FxHashMap<&str, usize> = FxHashMap::default();
+    for (i, e) in experiments.iter().enumerate() {
+        match first_place.get(e.id.as_str()) {
+            Some(&place) => order[place] = i,
+            None => {
+                first_place.insert(&e.id, order.len());
+                order.push(i);
+            }
+        }
+    }
+    order
 }
 
 /// Repeated experiment ids (hand-written datafiles), as the reference SDK reads them: a
@@ -565,15 +571,13 @@ fn inject_feature_rollouts(flags: &[Flag], rollouts: &[Rollout], experiments: &m
 fn variable_usages<'a>(
     experiments: &'a [Experiment],
     usages: &'a [Vec<Vec<(String, Value)>>],
-    experiment_by_id: &FxHashMap<String, ExperimentIndex>,
+    id_order: &[ExperimentIndex],
 ) -> FxHashMap<&'a str, &'a [(String, Value)]> {
     let mut map = FxHashMap::default();
-    for (i, (exp, per_variation)) in experiments.iter().zip(usages).enumerate() {
-        // The reference SDK reads usages from its id map: an experiment whose id a later
-        // one repeats contributes none.
-        if experiment_by_id.get(&exp.id) != Some(&i) {
-            continue;
-        }
+    // The reference SDK reads usages from its id map's values, in its order: an experiment
+    // whose id a later one repeats contributes none.
+    for &i in id_order {
+        let (exp, per_variation) = (&experiments[i], &usages[i]);
         for (variation, u) in exp.variations.iter().zip(per_variation) {
             map.insert(variation.id.as_str(), u.as_slice());
         }
