@@ -7,14 +7,5 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-for tool in node npm; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "error: $tool is needed to build examples/react-web (Node.js 18 or later)" >&2
-    exit 1
-  fi
-done
-installed="$HERE/node_modules/.package-lock.json"
-if [ ! -f "$installed" ] || [ "$HERE/package-lock.json" -nt "$installed" ]; then
-  echo "installing the npm packages of examples/react-web (npm ci)" >&2
-  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+ROOT="$(cd "$HERE/../.." && pwd)"
+"$ROOT/tools/npm-ci.sh" "$HERE" "building examples/react-web"

@@ -21,15 +21,4 @@ if ! { [ -x "$PY" ] && "$PY" -c "import optimizely.version as v, sys; sys.exit(v
   "$VENV/bin/pip" install --disable-pip-version-check -q "optimizely-sdk==$SDK_VERSION"
 fi
 
-for tool in node npm; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "error: $tool is needed for tools/official-clients/js_client.mjs (Node.js 18 or later)" >&2
-    exit 1
-  fi
-done
-# npm keeps a copy of the lock file it installed from in node_modules/.package-lock.json.
-installed="$HERE/node_modules/.package-lock.json"
-if [ ! -f "$installed" ] || [ "$HERE/package-lock.json" -nt "$installed" ]; then
-  echo "installing the npm packages of tools/official-clients (npm ci)" >&2
-  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+"$ROOT/tools/npm-ci.sh" "$HERE" "tools/official-clients/js_client.mjs"

@@ -15,7 +15,7 @@ pub struct Condition {
     /// The user attribute the condition reads.
     pub attribute: Box<str>,
     /// The attribute's slot: conditions reading the same attribute share a slot, so a
-    /// decision can look each attribute up once ([`ProjectConfig::condition_attributes`]).
+    /// decision can look each attribute up once ([`crate::ProjectConfig::condition_attributes`]).
     pub slot: u32,
     /// How the attribute is matched.
     pub matcher: Matcher,

@@ -55,6 +55,6 @@ pub use options::DecideOptions;
 pub use processor::{CloseReport, EventProcessor, EventProcessorConfig, EventStats, ProcessorError};
 pub use profile::{InMemoryUserProfileService, ProfileServiceError, UserProfile, UserProfileService};
 pub use user_context::{Decision, DecisionError, UserContext};
-pub use vario_core::{AttributeValue, Attributes, Reason};
+pub use vario_core::{AttributeValue, Attributes, DecisionSource, FlagDecision, Reason};
 pub use vario_datafile::{DatafileError, ProjectConfig};
 pub use vario_events::{DispatchError, EventDispatcher, LogEvent};

@@ -114,6 +114,8 @@ pub struct Limits {
     pub max_form_bytes: usize,
     /// Largest body of a SQL query request.
     pub max_query_request_bytes: usize,
+    /// Largest body of a flag evaluation request (OFREP): the evaluation context.
+    pub max_evaluation_request_bytes: usize,
     /// Longest request target (path and query), in bytes: 414 past it.
     pub max_uri_bytes: usize,
     /// Largest request head (all header names and values), in bytes: 431 past it.
@@ -184,6 +186,7 @@ impl Default for Limits {
             max_datafile_bytes: 16 * 1024 * 1024,
             max_form_bytes: 4 * 1024,
             max_query_request_bytes: 1024 * 1024,
+            max_evaluation_request_bytes: 64 * 1024,
             max_uri_bytes: 8 * 1024,
             max_header_bytes: 32 * 1024,
             header_timeout_seconds: 10,

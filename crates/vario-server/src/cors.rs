@@ -24,8 +24,15 @@ use crate::error::{ApiError, Code, ServerError};
 
 /// Request headers a page may send besides the CORS-safelisted ones: the body's type and
 /// encoding, a write key, and the conditional headers of datafile polling.
-const ALLOWED_HEADERS: [&str; 6] =
-    ["content-type", "content-encoding", "authorization", "x-vario-write-key", "if-none-match", "if-modified-since"];
+const ALLOWED_HEADERS: [&str; 7] = [
+    "content-type",
+    "content-encoding",
+    "authorization",
+    "x-vario-write-key",
+    "x-api-key",
+    "if-none-match",
+    "if-modified-since",
+];
 /// Safelisted request headers a browser may still name in a preflight.
 const SAFELISTED_HEADERS: [&str; 3] = ["accept", "accept-language", "content-language"];
 /// Response headers a page may read besides the safelisted ones (`Last-Modified` is one):
@@ -216,7 +223,7 @@ fn preflight(policy: &RoutePolicy, origin: &HeaderValue, headers: &HeaderMap) ->
 
 /// [`ALLOWED_HEADERS`] as one header value.
 const fn allowed_headers() -> &'static str {
-    "Content-Type, Content-Encoding, Authorization, X-Vario-Write-Key, If-None-Match, If-Modified-Since"
+    "Content-Type, Content-Encoding, Authorization, X-Vario-Write-Key, X-API-Key, If-None-Match, If-Modified-Since"
 }
 
 fn origin_refused(origin: &HeaderValue) -> String {

@@ -6,6 +6,10 @@
 //!   unavailable.
 //! - `GET /datafiles/{sdk_key}.json` and `PUT /api/v1/environments/{sdk_key}/datafile`.
 //! - CORS on the two public SDK routes above (`[cors]`), never on the others.
+//! - `POST /ofrep/v1/evaluate/flags[/{key}]`: OpenFeature remote evaluation (OFREP) of
+//!   the environment whose SDK key is the credential; impressions go into the log.
+//! - `POST /v1/decide`, `/v1/track`, `/v1/override`, `GET /v1/datafile`: Optimizely
+//!   Agent's API for the environment named by `X-Optimizely-SDK-Key`.
 //! - `POST /api/v1/query` (admin token): read-only SQL over the stored events.
 //! - `/api/v1/projects/...` (admin token): project management; every change publishes
 //!   the datafiles whose content changed. `GET /api/v1/openapi.json` describes it.
@@ -24,6 +28,7 @@ pub mod body;
 pub mod budget;
 pub mod config;
 pub mod cors;
+pub mod decisions;
 pub mod edge;
 pub mod error;
 pub mod explain;
@@ -61,6 +66,16 @@ pub fn router(state: AppState) -> Router {
             "/datafiles/{file}",
             cors::public(get(routes::datafiles::get_datafile), &cors, &[Method::GET, Method::HEAD]),
         )
+        .route(
+            "/ofrep/v1/evaluate/flags/{key}",
+            cors::public(post(routes::ofrep::evaluate_flag), &cors, &[Method::POST]),
+        )
+        .route("/ofrep/v1/evaluate/flags", cors::public(post(routes::ofrep::evaluate_flags), &cors, &[Method::POST]))
+        .route("/v1/decide", post(routes::agent::decide))
+        .route("/v1/track", post(routes::agent::track))
+        .route("/v1/override", post(routes::agent::override_variation))
+        .route("/v1/datafile", get(routes::agent::datafile))
+        .route("/health", get(routes::agent::health))
         .route("/api/v1/environments/{sdk_key}/datafile", put(routes::datafiles::put_datafile))
         .route("/api/v1/query", post(routes::query::post_query))
         .route("/api/v1/experiments/{key}/results", get(routes::results::get_results))
@@ -142,6 +157,9 @@ pub async fn serve(
     };
     reopen.abort();
     compaction.abort();
+    // Decision events still queued in the deciding clients go into the log first.
+    let deciding = state.clone();
+    let _ = tokio::task::spawn_blocking(move || deciding.decisions().close()).await;
     // Every 204 already waited for its commit; this commits what is queued and closes.
     let closing = state.clone();
     tokio::task::spawn_blocking(move || closing.close_store())

@@ -71,6 +71,8 @@ struct Inner {
     query_slots: Arc<tokio::sync::Semaphore>,
     // Cancelled at shutdown: every running query stops.
     stopping: CancellationToken,
+    // The SDK clients that decide for OFREP requests.
+    decisions: crate::decisions::Decisions,
 }
 
 impl AppState {
@@ -124,6 +126,7 @@ impl AppState {
             body_budget: BodyBudget::new(body_memory),
             query_slots: Arc::new(tokio::sync::Semaphore::new(query_slots)),
             stopping: CancellationToken::new(),
+            decisions: crate::decisions::Decisions::default(),
         };
         Ok((Self { inner: Arc::new(inner) }, source))
     }
@@ -131,6 +134,11 @@ impl AppState {
     /// The results engine (shared, so that its cache serves every request).
     pub fn results(&self) -> Arc<vario_results::Engine> {
         Arc::clone(&self.inner.results)
+    }
+
+    /// The SDK clients deciding for remote evaluation requests.
+    pub fn decisions(&self) -> &crate::decisions::Decisions {
+        &self.inner.decisions
     }
 
     /// The configuration.
@@ -362,6 +370,7 @@ fn check(config: &ServerConfig) -> Result<(), ServerError> {
         ("limits.max_datafile_bytes", l.max_datafile_bytes),
         ("limits.max_form_bytes", l.max_form_bytes),
         ("limits.max_query_request_bytes", l.max_query_request_bytes),
+        ("limits.max_evaluation_request_bytes", l.max_evaluation_request_bytes),
         ("limits.max_uri_bytes", l.max_uri_bytes),
         ("limits.max_header_bytes", l.max_header_bytes),
         ("limits.max_connections", l.max_connections),

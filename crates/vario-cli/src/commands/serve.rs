@@ -1,6 +1,6 @@
 //! `vario serve`: the Events API, datafile hosting, health and metrics, from one
 //! command with no configuration. Settings come from, in order of precedence: flags,
-//! `VARIO_*` environment variables ([`env`]), the TOML file of `--config`, defaults.
+//! `VARIO_*` environment variables ([`mod@env`]), the TOML file of `--config`, defaults.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -53,7 +53,7 @@ pub struct Args {
     /// Directory of the event log, datafiles and admin token [default: ./vario-data].
     #[arg(long, env = env::DATA_DIR, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// TOML file with further settings ([events], [limits], [storage], [cors]; see docs/http-api.md).
+    /// TOML file with further settings (sections events, limits, storage, cors, pages; see docs/http-api.md).
     #[arg(long, env = env::CONFIG, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Token for the admin API; without one, a token is generated and kept in the data directory.

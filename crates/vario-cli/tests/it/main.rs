@@ -12,6 +12,8 @@ mod eval;
 mod hardening;
 /// The official Python and JavaScript SDKs pointed at a running `vario serve`.
 mod official_clients;
+/// The official OpenFeature OFREP providers (JavaScript server and web, Python).
+mod openfeature;
 /// The differential fuzzer: mutated datafiles through `vario eval` and both official SDKs.
 mod oracle_fuzz;
 /// The Parquet files read by pyarrow.

@@ -1,8 +1,10 @@
 //! The HTTP endpoints, one file per group.
 
+pub mod agent;
 pub mod datafiles;
 pub mod events;
 pub mod health;
+pub mod ofrep;
 pub mod projects;
 pub mod query;
 pub mod results;

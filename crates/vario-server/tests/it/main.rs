@@ -1,10 +1,12 @@
 //! Integration tests: a real server on 127.0.0.1:0, driven by a real HTTP client.
 
+mod agent;
 mod auth;
 mod cors;
 mod datafiles;
 mod events;
 mod health;
+mod ofrep;
 mod projects;
 mod props;
 mod query;

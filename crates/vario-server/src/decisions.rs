@@ -1,0 +1,122 @@
+//! Decisions made by the server for clients that ask over HTTP (OpenFeature's OFREP):
+//! one SDK client per environment, on the environment's hosted datafile, whose events go
+//! straight into the event log (no HTTP hop), deduplicated and durable as any batch.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use vario_datafile::ProjectConfig;
+use vario_sdk::{Client, DispatchError, EventDispatcher, LogEvent};
+use vario_store::{PreparedBatch, now_ms};
+
+use crate::error::{ApiError, Code};
+use crate::state::{AppState, Hosted};
+use crate::validate::parse_events;
+
+/// The deciding clients, by SDK key.
+#[derive(Default)]
+pub struct Decisions {
+    clients: Mutex<HashMap<String, Deciding>>,
+}
+
+struct Deciding {
+    // The ETag of the hosted datafile the client decides on.
+    etag: String,
+    client: Arc<Client>,
+}
+
+impl Decisions {
+    /// The client of `sdk_key`, deciding on `hosted` (a changed datafile is loaded into
+    /// the existing client, so its queued events are kept).
+    pub fn client(&self, app: &AppState, sdk_key: &str, hosted: &Hosted) -> Result<Arc<Client>, ApiError> {
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(d) = clients.get(sdk_key).filter(|d| d.etag == hosted.etag) {
+            return Ok(Arc::clone(&d.client));
+        }
+        let text = std::str::from_utf8(&hosted.bytes).map_err(ApiError::internal)?;
+        // Hosted datafiles were checked when stored; one that no longer loads is a bug.
+        let config = Arc::new(ProjectConfig::from_json(text).map_err(ApiError::internal)?);
+        let client = match clients.get_mut(sdk_key) {
+            Some(d) => {
+                d.client.set_config(config);
+                d.etag.clone_from(&hosted.etag);
+                Arc::clone(&d.client)
+            }
+            None => {
+                let client = Client::builder()
+                    .config(config)
+                    .event_dispatcher(StoreDispatcher { app: app.clone() })
+                    .build()
+                    .map_err(ApiError::internal)?;
+                let client = Arc::new(client);
+                clients.insert(sdk_key.to_owned(), Deciding { etag: hosted.etag.clone(), client: Arc::clone(&client) });
+                client
+            }
+        };
+        Ok(client)
+    }
+
+    /// Delivers every queued event into the log and drops the clients (at shutdown,
+    /// before the log closes). Blocks.
+    pub fn close(&self) {
+        let clients = std::mem::take(&mut *self.clients.lock().unwrap_or_else(PoisonError::into_inner));
+        for (sdk_key, d) in clients {
+            let report = d.client.close();
+            if !report.all_delivered() {
+                tracing::warn!(sdk_key, ?report, "decision events not all stored at shutdown");
+            }
+        }
+    }
+}
+
+/// Writes an SDK client's event batches into the event log, as `POST /v1/events` would.
+struct StoreDispatcher {
+    app: AppState,
+}
+
+/// Where [`DispatchError`]s say the events went.
+const LOG: &str = "the event log";
+
+impl EventDispatcher for StoreDispatcher {
+    fn dispatch(&self, event: &LogEvent) -> Result<(), DispatchError> {
+        let refused = |status: u16, reason: &dyn std::fmt::Display| {
+            tracing::warn!(status, %reason, "decision events not stored");
+            DispatchError::Status { url: LOG.into(), status, retry_after: Some(std::time::Duration::from_secs(1)) }
+        };
+        let json = event.json();
+        let batch = parse_events(&json).map_err(|e| refused(e.code.status().as_u16(), &e.message))?;
+        let prepared = PreparedBatch::from_batch(&batch, now_ms()).map_err(|e| refused(400, &e))?;
+        let store = self.app.store().map_err(|e| refused(503, &e.message))?;
+        self.app.check_compaction_lag().map_err(|e| refused(503, &e.message))?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        store.submit(prepared, move |result| {
+            let _ = tx.send(result);
+        });
+        match rx.recv() {
+            Ok(Ok(receipt)) => {
+                let m = self.app.metrics();
+                m.events_stored.fetch_add(receipt.stored, std::sync::atomic::Ordering::Relaxed);
+                m.events_duplicate.fetch_add(receipt.duplicates, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(refused(503, &e)),
+            Err(_) => Err(refused(503, &"the event log closed")),
+        }
+    }
+}
+
+/// The SDK key a request names: `Authorization: Bearer <key>` or `X-API-Key: <key>`
+/// (the two credentials OFREP providers send).
+pub fn sdk_key(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+    let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    bearer.or(api_key).map(str::trim).filter(|k| !k.is_empty()).ok_or_else(|| {
+        ApiError::new(
+            Code::Unauthorized,
+            "name the environment: its SDK key as `Authorization: Bearer <sdk key>` or `X-API-Key: <sdk key>`",
+        )
+    })
+}
