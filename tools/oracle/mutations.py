@@ -120,7 +120,7 @@ def dup_variable_key(r, d):
         return None
     f = r.choice(flags)
     a, b = r.sample(range(len(f['variables'])), 2)
-    f['variables'][b]['key'] = f['variables'][a]['key']
+    f['variables'][b]['key'] = f['variables'][a].get('key')
     return f'dup_variable_key:{f.get("key")}'
 
 
@@ -368,7 +368,13 @@ def mutate(r, d) -> list[str]:
     n = r.choices([0, 1, 2, 3], [1, 5, 3, 2])[0]
     for _ in range(n):
         for _attempt in range(5):
-            label = r.choice(MUTATIONS)(r, d)
+            mutation = r.choice(MUTATIONS)
+            try:
+                label = mutation(r, d)
+            except (KeyError, IndexError, TypeError, ValueError):
+                # An earlier mutation left this one something it cannot read; whatever it
+                # changed before failing is kept and labelled with its kind.
+                label = f'{mutation.__name__}:partial'
             if label is not None:
                 labels.append(label)
                 break
