@@ -49,23 +49,22 @@ fn steps(
     trace: &mut impl Trace,
 ) -> (Option<VariationRef>, Reason) {
     let exp = &config.experiments[experiment];
-    let found = |variation| VariationRef { experiment, variation };
     if !exp.is_running {
         return (None, Reason::ExperimentNotRunning { experiment });
     }
-    if let Some(v) = user.forced_variations.and_then(|m| m.get(&exp.id)).and_then(|id| exp.variation_by_id(id)) {
-        return (Some(found(v)), Reason::ForcedVariation { variation: found(v) });
+    if let Some(variation) = user.forced_variations.and_then(|m| forced_variation(config, experiment, m)) {
+        return (Some(variation), Reason::ForcedVariation { experiment, variation });
     }
     if !exp.forced_variations.is_empty() {
         match exp.forced_variations.get(user.id) {
-            Some(Some(v)) => return (Some(found(*v)), Reason::Whitelisted { variation: found(*v) }),
+            Some(Some(v)) => return (Some(*v), Reason::Whitelisted { experiment, variation: *v }),
             Some(None) => trace.push(Reason::InvalidWhitelistEntry { experiment }),
             None => {}
         }
     }
     if let Some(stored) = profile.as_ref().and_then(|p| p.bucket_map.get(&exp.id)) {
-        match exp.variation_by_id(stored) {
-            Some(v) => return (Some(found(v)), Reason::StoredVariation { variation: found(v) }),
+        match stored_variation(config, experiment, stored) {
+            Some(v) => return (Some(v), Reason::StoredVariation { experiment, variation: v }),
             None => trace.push(Reason::InvalidStoredVariation { experiment }),
         }
     }
@@ -79,6 +78,29 @@ fn steps(
         profile.changed = true;
     }
     (variation, reason)
+}
+
+/// A user profile's stored variation id for an experiment, read back as the reference
+/// SDKs do: through the experiment's key (its owner is itself unless keys or ids repeat).
+fn stored_variation(config: &ProjectConfig, experiment: ExperimentIndex, id: &str) -> Option<VariationRef> {
+    let owner = config.experiments[experiment].key_owner?;
+    let variation = config.experiments[owner].variation_by_id(id)?;
+    Some(VariationRef { experiment: owner, variation })
+}
+
+/// The runtime forced variation for an experiment. As in the reference SDKs it is found
+/// through the experiment's key: the experiment that key names (the last one with it)
+/// holds the forced variation id, read back through that experiment's id → variation map.
+#[cold]
+fn forced_variation(
+    config: &ProjectConfig,
+    experiment: ExperimentIndex,
+    forced: &crate::user::ForcedVariations,
+) -> Option<VariationRef> {
+    let owner = config.experiments[experiment].key_owner?;
+    let exp = &config.experiments[owner];
+    let variation = exp.variation_by_id(forced.get(&exp.id)?)?;
+    Some(VariationRef { experiment: owner, variation })
 }
 
 /// Bucketing proper: the group step for experiments in an exclusive group, then the

@@ -70,6 +70,18 @@ pub struct FlagDecision {
 }
 
 impl FlagDecision {
+    /// The decision as the reference SDK's `decide` and `get_feature_variable` read it:
+    /// they take a non-boolean `featureEnabled` by Python truthiness, `is_feature_enabled`
+    /// only the literal `true` (as decided). Only hand-written datafiles tell them apart.
+    #[inline]
+    #[must_use]
+    pub fn with_truthy_enabled(mut self, config: &ProjectConfig) -> Self {
+        if config.truthy_feature_enabled && !self.enabled {
+            self.enabled = self.variation(config).is_some_and(|v| v.feature_enabled_truthy);
+        }
+        self
+    }
+
     /// The decision source (`rule_type`).
     pub fn source(&self) -> DecisionSource {
         match self.by {
@@ -93,6 +105,12 @@ impl FlagDecision {
     pub fn rule(&self) -> Option<ExperimentIndex> {
         match (self.by, self.reason) {
             (DecidedBy::FeatureTest(_) | DecidedBy::Rollout(_), Reason::RuleForcedDecision { rule, .. }) => Some(rule),
+            (
+                DecidedBy::FeatureTest(_) | DecidedBy::Rollout(_),
+                Reason::ForcedVariation { experiment, .. }
+                | Reason::Whitelisted { experiment, .. }
+                | Reason::StoredVariation { experiment, .. },
+            ) => Some(experiment),
             (DecidedBy::FeatureTest(v) | DecidedBy::Rollout(v), _) => Some(v.experiment),
             _ => None,
         }

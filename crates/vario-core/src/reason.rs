@@ -53,11 +53,18 @@ pub enum Reason {
     },
     /// `set_forced_variation` chose the variation.
     ForcedVariation {
+        /// The experiment or rule decided. The variation may belong to another experiment
+        /// with the same key: forced variations are looked up by key, as the reference
+        /// SDKs do.
+        experiment: ExperimentIndex,
         /// The variation.
         variation: VariationRef,
     },
     /// The experiment's whitelist (`forcedVariations`) chose the variation.
     Whitelisted {
+        /// The experiment or rule decided (the variation may belong to another experiment
+        /// with the same key, as for `ForcedVariation`).
+        experiment: ExperimentIndex,
         /// The variation.
         variation: VariationRef,
     },
@@ -68,6 +75,8 @@ pub enum Reason {
     },
     /// The user profile's stored variation was returned.
     StoredVariation {
+        /// The experiment or rule decided (see `Whitelisted`).
+        experiment: ExperimentIndex,
         /// The variation.
         variation: VariationRef,
     },
@@ -162,26 +171,26 @@ impl Reason {
             Self::ExperimentNotRunning { experiment } => {
                 write!(s, "Experiment \"{}\" is not running.", exp(experiment))
             }
-            Self::ForcedVariation { variation } => write!(
+            Self::ForcedVariation { experiment, variation } => write!(
                 s,
                 "Variation \"{}\" is forced by set_forced_variation in experiment \"{}\".",
                 var(variation),
-                exp(variation.experiment)
+                exp(experiment)
             ),
-            Self::Whitelisted { variation } => write!(
+            Self::Whitelisted { experiment, variation } => write!(
                 s,
                 "User is whitelisted into variation \"{}\" of experiment \"{}\".",
                 var(variation),
-                exp(variation.experiment)
+                exp(experiment)
             ),
             Self::InvalidWhitelistEntry { experiment } => {
                 write!(s, "Whitelist of experiment \"{}\" names an unknown variation; ignored.", exp(experiment))
             }
-            Self::StoredVariation { variation } => write!(
+            Self::StoredVariation { experiment, variation } => write!(
                 s,
                 "Returning stored variation \"{}\" of experiment \"{}\" from the user profile.",
                 var(variation),
-                exp(variation.experiment)
+                exp(experiment)
             ),
             Self::InvalidStoredVariation { experiment } => {
                 write!(s, "User profile stores an unknown variation for experiment \"{}\"; ignored.", exp(experiment))

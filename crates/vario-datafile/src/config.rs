@@ -5,6 +5,7 @@ use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::condition::ConditionTree;
+use crate::error::Warning;
 use crate::tree::Tree;
 use crate::variable::VariableType;
 
@@ -102,6 +103,10 @@ pub struct Variation {
     pub key: String,
     /// Whether the flag is on for users in this variation.
     pub feature_enabled: bool,
+    /// Whether `featureEnabled` is true to Python (`bool(value)`): the reference SDK's
+    /// `decide` reads it so, `is_feature_enabled` only takes `true`. They differ only when
+    /// a hand-written datafile writes something else than a boolean (`"true"`, `1`).
+    pub feature_enabled_truthy: bool,
     /// Whether `id` is all ASCII digits (non-numeric ids are sent as `null` in events).
     pub id_is_numeric: bool,
 }
@@ -134,8 +139,10 @@ pub struct Experiment {
     pub traffic_allocation: Vec<TrafficRange>,
     /// Who may enter; `None` means everyone.
     pub audience: Option<AudienceTree>,
-    /// Whitelist: user id → variation index; `None` when the key names no variation.
-    pub forced_variations: FxHashMap<String, Option<usize>>,
+    /// Whitelist: user id → variation; `None` when the key names no variation. The
+    /// variation is found through the experiment's key, as the reference SDKs do: it may
+    /// belong to another experiment with the same key (see `key_owner`).
+    pub forced_variations: FxHashMap<String, Option<VariationRef>>,
     /// Where it was declared.
     pub origin: Origin,
     /// Newer datafiles' `type` (`"ab"`, `"fr"`, `"td"`, ...).
@@ -147,18 +154,67 @@ pub struct Experiment {
     /// Whether the key is empty or only whitespace: the reference bucketer refuses such
     /// experiments.
     pub key_is_blank: bool,
+    /// The group whose step bucketing takes first: the group it sits in, or for a rollout
+    /// rule whose id a grouped experiment repeats, that experiment's group (the reference
+    /// SDK buckets the rule as the experiment its id names).
+    pub bucket_group: Option<usize>,
+    /// The experiment [`ProjectConfig::experiment_by_key`] gives for this experiment's key
+    /// (itself unless keys repeat; `None` when no experiment with the key is reachable):
+    /// runtime forced variations are kept and read through it, as the reference SDKs key
+    /// them by experiment key.
+    pub key_owner: Option<ExperimentIndex>,
+    /// Whether two variations share an id or a key (hand-written datafiles).
+    pub repeats_variations: bool,
 }
 
 impl Experiment {
-    /// The variation with this key.
+    /// The variation with this key; the last one when keys repeat, as the reference SDKs'
+    /// key → variation maps keep the later entry.
     pub fn variation_by_key(&self, key: &str) -> Option<usize> {
+        if self.repeats_variations {
+            return self.variations.iter().rposition(|v| v.key == key);
+        }
         self.variations.iter().position(|v| v.key == key)
     }
 
-    /// The variation with this id.
+    /// The variation with this id, as the reference SDKs' id → variation map answers it.
     pub fn variation_by_id(&self, id: &str) -> Option<usize> {
+        if self.repeats_variations {
+            return variation_by_id_among_repeats(&self.variations, id);
+        }
         self.variations.iter().position(|v| v.id == id)
     }
+}
+
+/// The reference SDK builds an experiment's id → variation map from its key → variation
+/// map (a later variation with a key replaces the earlier one, keeping its place), then
+/// keys that by id the same way. These are the map's variations, in its order.
+pub(crate) fn variations_by_id_map(variations: &[Variation]) -> Vec<usize> {
+    let mut by_key: Vec<usize> = Vec::with_capacity(variations.len());
+    for (i, v) in variations.iter().enumerate() {
+        match by_key.iter_mut().find(|w| variations[**w].key == v.key) {
+            Some(slot) => *slot = i,
+            None => by_key.push(i),
+        }
+    }
+    let mut by_id: Vec<usize> = Vec::with_capacity(by_key.len());
+    for i in by_key {
+        match by_id.iter_mut().find(|w| variations[**w].id == variations[i].id) {
+            Some(slot) => *slot = i,
+            None => by_id.push(i),
+        }
+    }
+    by_id
+}
+
+/// The variation the reference SDK's id → variation map holds for `id`.
+pub(crate) fn variation_by_id_among_repeats(variations: &[Variation], id: &str) -> Option<usize> {
+    variations_by_id_map(variations).into_iter().find(|&i| variations[i].id == id)
+}
+
+/// Whether two variations share an id or a key.
+pub(crate) fn variations_repeat(variations: &[Variation]) -> bool {
+    variations.iter().enumerate().any(|(i, v)| variations[..i].iter().any(|w| w.id == v.id || w.key == v.key))
 }
 
 /// A mutually exclusive (policy `random`) or overlapping group.
@@ -199,8 +255,8 @@ pub struct Variable {
     pub key: String,
     /// Declared type.
     pub kind: VariableType,
-    /// The raw default value.
-    pub default_value: String,
+    /// The default value as the datafile writes it (a string, unless the datafile is odd).
+    pub default_value: Value,
 }
 
 /// A feature flag.
@@ -219,6 +275,11 @@ pub struct Flag {
     /// Every variation reachable through the flag's rules, deduplicated by id (first wins);
     /// forced decisions resolve variation keys here.
     pub variations: Vec<VariationRef>,
+    /// Whether a rule's variation shares its id with an earlier one in `variations`, or a
+    /// rule repeats variation ids or keys (hand-written datafiles). The reference SDKs name
+    /// a flag decision's variation in events by looking its id up in `variations`, which
+    /// then may find another variation than the one decided.
+    pub variation_ids_repeat: bool,
     /// Typed values: `values[i]` for `i < variables.len()` are the defaults; `value_table`
     /// gives, per entry of `variations`, the index into `values` of each variable.
     pub values: Vec<Value>,
@@ -229,7 +290,8 @@ pub struct Flag {
 impl Flag {
     /// The variable with this key.
     pub fn variable_by_key(&self, key: &str) -> Option<usize> {
-        self.variables.iter().position(|v| v.key == key)
+        // The later variable with a key wins, as in the reference SDK's key map.
+        self.variables.iter().rposition(|v| v.key == key)
     }
 }
 
@@ -297,6 +359,12 @@ pub struct ProjectConfig {
     pub holdouts: Vec<Holdout>,
     /// Local (rule-scoped) holdouts.
     pub local_holdouts: Vec<Holdout>,
+    /// Fields loaded although they do not have the format's type, one entry per field, in
+    /// datafile order; the answers for them are the reference SDKs' (see `Warning`).
+    pub warnings: Vec<Warning>,
+    /// Whether some variation's `featureEnabled` is true to Python but not `true` (see
+    /// `Variation::feature_enabled_truthy`): only then does `decide` look at it.
+    pub truthy_feature_enabled: bool,
     pub(crate) experiment_by_key: FxHashMap<String, ExperimentIndex>,
     pub(crate) experiment_by_id: FxHashMap<String, ExperimentIndex>,
     pub(crate) flag_by_key: FxHashMap<String, FlagIndex>,
@@ -335,13 +403,17 @@ impl ProjectConfig {
         &self.experiments[v.experiment].variations[v.variation]
     }
 
-    /// The group an experiment's group step uses, if it sits in a `random` group.
+    /// The first variation with this id among a flag's rules (`Flag::variations`), as the
+    /// reference SDKs find the variation an impression names.
+    pub fn flag_variation_by_id(&self, flag: FlagIndex, id: &str) -> Option<&Variation> {
+        self.flags[flag].variations.iter().map(|&v| self.variation(v)).find(|v| v.id == id)
+    }
+
+    /// The group an experiment's group step uses, if it is bucketed in a `random` group.
     #[inline]
     pub fn exclusive_group(&self, experiment: ExperimentIndex) -> Option<&Group> {
-        match self.experiments[experiment].origin {
-            Origin::Group(g) => Some(&self.groups[g]).filter(|g| g.is_exclusive()),
-            _ => None,
-        }
+        let g = self.experiments[experiment].bucket_group?;
+        Some(&self.groups[g]).filter(|g| g.is_exclusive())
     }
 
     /// The typed value of a flag's variable `variable` for a decision that chose

@@ -71,3 +71,21 @@ impl fmt::Display for Problem {
         }
     }
 }
+
+/// A field the datafile loads with although it does not have the format's type: the
+/// reference SDKs load such datafiles and answer for the odd part in their own way
+/// (`message` says how), so it is reported once, at load, instead of refusing the whole
+/// datafile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// JSON path of the field, e.g. `featureFlags[0].variables[4].defaultValue`.
+    pub path: String,
+    /// What is odd and what is answered for it.
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}

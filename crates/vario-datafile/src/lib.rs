@@ -44,7 +44,7 @@ pub use config::{
     Attribute, Audience, AudienceIndex, AudienceTree, Cmab, Event, EventIndex, Experiment, ExperimentIndex, Flag,
     FlagIndex, Group, Holdout, Origin, ProjectConfig, Region, Rollout, TrafficRange, Variable, Variation, VariationRef,
 };
-pub use error::{DatafileError, Problem};
+pub use error::{DatafileError, Problem, Warning};
 pub use semver::TargetVersion;
 pub use tree::Tree;
 pub use variable::VariableType;

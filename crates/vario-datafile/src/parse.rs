@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::condition::{Slots, compile_conditions};
 use crate::config::*;
-use crate::error::{DatafileError, Problem};
+use crate::error::{DatafileError, Problem, Warning};
 use crate::raw;
 use crate::tree::{self, Tree};
 use crate::variable::VariableType;
@@ -75,7 +75,14 @@ fn compile(raw: raw::Datafile<'_>) -> Result<ProjectConfig, DatafileError> {
         audiences.iter().enumerate().map(|(i, a)| (a.id.as_str(), i)).collect();
 
     // Experiments in the reference SDK's id-map order: top level, rollout rules, grouped.
-    let mut builder = Experiments { list: Vec::new(), usages: Vec::new(), audience_by_id: &audience_by_id };
+    let mut warnings = Vec::new();
+    let mut builder = Experiments {
+        list: Vec::new(),
+        usages: Vec::new(),
+        whitelists: Vec::new(),
+        audience_by_id: &audience_by_id,
+        warnings: &mut warnings,
+    };
     let at_experiments = ROOT.key("experiments");
     for (i, e) in raw.experiments.into_iter().enumerate() {
         builder.push(e, &at_experiments.index(i), Origin::TopLevel)?;
@@ -103,24 +110,28 @@ fn compile(raw: raw::Datafile<'_>) -> Result<ProjectConfig, DatafileError> {
         }
         groups.push(Group { id: owned(group.id), policy: owned(group.policy), traffic_allocation, experiments });
     }
-    let Experiments { list: mut experiments, usages, .. } = builder;
+    let Experiments { list: mut experiments, mut usages, whitelists, .. } = builder;
 
     let mut experiment_by_id = FxHashMap::default();
     for (i, e) in experiments.iter().enumerate() {
         experiment_by_id.insert(e.id.clone(), i);
     }
+    decide_rules_as_their_id(&mut experiments, &mut usages, &mut rollouts, &experiment_by_id);
+    let id_order = id_map_order(&experiments);
     let mut experiment_by_key = FxHashMap::default();
-    for (i, e) in experiments.iter().enumerate() {
-        if experiment_by_id.get(&e.id) == Some(&i) {
-            experiment_by_key.insert(e.key.clone(), i);
-        }
+    for &i in &id_order {
+        experiment_by_key.insert(experiments[i].key.clone(), i);
     }
+    for e in &mut experiments {
+        e.key_owner = experiment_by_key.get(&e.key).copied();
+    }
+    resolve_through_key_owners(&mut experiments, whitelists);
     let rollout_by_id: FxHashMap<&str, usize> = rollouts.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
 
     let at_flags = ROOT.key("featureFlags");
     let mut flags = Vec::with_capacity(raw.feature_flags.len());
     for (i, f) in raw.feature_flags.into_iter().enumerate() {
-        flags.push(compile_flag(f, &at_flags.index(i), &experiment_by_id, &rollout_by_id)?);
+        flags.push(compile_flag(f, &at_flags.index(i), &experiment_by_id, &rollout_by_id, &mut warnings)?);
     }
     inject_feature_rollouts(&flags, &rollouts, &mut experiments);
     for flag in &flags {
@@ -128,7 +139,7 @@ fn compile(raw: raw::Datafile<'_>) -> Result<ProjectConfig, DatafileError> {
             experiments[e].is_feature_test = true;
         }
     }
-    let usage_by_variation = variable_usages(&experiments, &usages);
+    let usage_by_variation = variable_usages(&experiments, &usages, &id_order);
     for flag in &mut flags {
         fill_variations_and_values(flag, &rollouts, &experiments, &usage_by_variation);
     }
@@ -137,6 +148,9 @@ fn compile(raw: raw::Datafile<'_>) -> Result<ProjectConfig, DatafileError> {
     let mut local_holdouts = compile_holdouts(raw.local_holdouts, "localHoldouts", &audience_by_id)?;
     local_holdouts.retain(|h| !h.included_rules.is_empty());
 
+    let odd_enabled = |v: &Variation| v.feature_enabled_truthy && !v.feature_enabled;
+    let truthy_feature_enabled = experiments.iter().flat_map(|e| &e.variations).any(odd_enabled)
+        || holdouts.iter().chain(&local_holdouts).flat_map(|h| &h.variations).any(odd_enabled);
     let flag_by_key = flags.iter().enumerate().map(|(i, f)| (f.key.clone(), i)).collect();
     let event_by_key = events.iter().enumerate().map(|(i, e)| (e.key.clone(), i)).collect();
     let attribute_by_key = attributes.iter().enumerate().map(|(i, a)| (a.key.clone(), i)).collect();
@@ -148,7 +162,7 @@ fn compile(raw: raw::Datafile<'_>) -> Result<ProjectConfig, DatafileError> {
         revision: owned(raw.revision),
         sdk_key: raw.sdk_key.map(owned),
         environment_key: raw.environment_key.map(owned),
-        anonymize_ip: raw.anonymize_ip.filter(|v| !v.is_null()).unwrap_or(Value::Bool(false)),
+        anonymize_ip: raw.anonymize_ip.unwrap_or(Value::Bool(false)),
         bot_filtering: raw.bot_filtering.as_ref().and_then(Value::as_bool),
         send_flag_decisions: raw.send_flag_decisions.as_ref().is_some_and(truthy),
         region: match raw.region.as_ref().and_then(Value::as_str) {
@@ -167,6 +181,8 @@ fn compile(raw: raw::Datafile<'_>) -> Result<ProjectConfig, DatafileError> {
         local_holdouts,
         experiment_by_key,
         experiment_by_id,
+        warnings,
+        truthy_feature_enabled,
         flag_by_key,
         event_by_key,
         attribute_by_key,
@@ -221,36 +237,56 @@ fn compile_audiences(
 struct Experiments<'a> {
     list: Vec<Experiment>,
     /// Per experiment, per variation: the raw variable usages `(variable id, value)`.
-    usages: Vec<Vec<Vec<(String, String)>>>,
+    usages: Vec<Vec<Vec<(String, Value)>>>,
+    /// Per experiment, its raw whitelist (user id → variation key as written).
+    whitelists: Vec<Vec<(String, Value)>>,
     audience_by_id: &'a FxHashMap<&'a str, AudienceIndex>,
+    warnings: &'a mut Vec<Warning>,
 }
 
 impl Experiments<'_> {
     fn push(&mut self, e: raw::Experiment<'_>, at: &At<'_>, origin: Origin) -> Result<ExperimentIndex, DatafileError> {
         let mut usages = Vec::with_capacity(e.variations.len());
-        let variations: Vec<Variation> = exact(e.variations.into_iter().map(|v| {
+        let at_variations = at.key("variations");
+        let variations: Vec<Variation> = exact(e.variations.into_iter().enumerate().map(|(i, v)| {
             let (variation, u) = compile_variation(v);
+            let at_usages = at_variations.index(i);
+            let at_usages = at_usages.key("variables");
+            for (j, (_, value)) in u.iter().enumerate() {
+                if !value.is_string() {
+                    let at_value = at_usages.index(j);
+                    self.warnings.push(odd_value(&at_value.key("value"), value));
+                }
+            }
             usages.push(u);
             variation
         }));
         let mut traffic_allocation = traffic(e.traffic_allocation, at, !matches!(origin, Origin::Rollout(_)))?;
+        let repeats_variations = variations_repeat(&variations);
         for range in &mut traffic_allocation {
-            range.variation = variations.iter().position(|v| v.id == range.entity_id);
+            range.variation = if repeats_variations {
+                variation_by_id_among_repeats(&variations, &range.entity_id)
+            } else {
+                variations.iter().position(|v| v.id == range.entity_id)
+            };
         }
         let audience = rule_audience(&e.audience_ids, e.audience_conditions.as_ref(), self.audience_by_id);
+        let index = self.list.len();
         let forced_variations = e
             .forced_variations
             .iter()
             .map(|(user, key)| {
-                let variation = key.as_str().and_then(|k| variations.iter().position(|v| v.key == k));
-                (user.clone(), variation)
+                // The later variation with a key wins, as in the reference SDK's key map.
+                let variation = key.as_str().and_then(|k| variations.iter().rposition(|v| v.key == k));
+                (user.clone(), variation.map(|variation| VariationRef { experiment: index, variation }))
             })
             .collect();
+        // Kept until the key owners are known (`resolve_through_key_owners`).
+        self.whitelists.push(e.forced_variations.into_iter().collect());
         let cmab = e.cmab.map(|c| Cmab {
             attribute_ids: exact(c.attribute_ids.into_iter().map(owned)),
             traffic_allocation: c.traffic_allocation.as_ref().and_then(Value::as_i64).unwrap_or(0),
         });
-        let index = self.list.len();
         self.list.push(Experiment {
             is_running: e.status == "Running",
             key_is_blank: e.key.trim().is_empty(),
@@ -266,20 +302,118 @@ impl Experiments<'_> {
             rule_type: e.rule_type.map(owned),
             cmab: cmab.map(Box::new),
             is_feature_test: false,
+            bucket_group: match origin {
+                Origin::Group(g) => Some(g),
+                _ => None,
+            },
+            key_owner: None,
+            repeats_variations,
         });
         self.usages.push(usages);
         Ok(index)
     }
 }
 
-fn compile_variation(v: raw::Variation<'_>) -> (Variation, Vec<(String, String)>) {
+/// The reference SDK's id map in its order: each id keeps the place where it first
+/// appeared (in the order experiments are read: top level, rollout rules, grouped) and
+/// holds the last experiment with it. Without repeated ids: every experiment, in order.
+fn id_map_order(experiments: &[Experiment]) -> Vec<ExperimentIndex> {
+    let mut order: Vec<ExperimentIndex> = Vec::with_capacity(experiments.len());
+    let mut first_place: FxHashMap<&str, usize> = FxHashMap::default();
+    for (i, e) in experiments.iter().enumerate() {
+        match first_place.get(e.id.as_str()) {
+            Some(&place) => order[place] = i,
+            None => {
+                first_place.insert(&e.id, order.len());
+                order.push(i);
+            }
+        }
+    }
+    order
+}
+
+/// Repeated experiment ids (hand-written datafiles), as the reference SDK reads them: a
+/// rollout lists each rule id once (at its first place, the later rule winning), and a rule
+/// keeps its own key, id and layer but is decided as the experiment its id names in the
+/// global id map (the last one with the id): that one's audiences, ranges, variations and
+/// group step.
+fn decide_rules_as_their_id(
+    experiments: &mut [Experiment],
+    usages: &mut [Vec<Vec<(String, Value)>>],
+    rollouts: &mut [Rollout],
+    experiment_by_id: &FxHashMap<String, ExperimentIndex>,
+) {
+    for rollout in rollouts.iter_mut() {
+        let mut rules: Vec<ExperimentIndex> = Vec::with_capacity(rollout.rules.len());
+        for &r in &rollout.rules {
+            match rules.iter_mut().find(|q| experiments[**q].id == experiments[r].id) {
+                Some(slot) => *slot = r,
+                None => rules.push(r),
+            }
+        }
+        rollout.rules = rules;
+    }
+    for r in 0..experiments.len() {
+        let Some(&g) = experiment_by_id.get(&experiments[r].id) else { continue };
+        if g == r || !matches!(experiments[r].origin, Origin::Rollout(_)) {
+            continue;
+        }
+        let global = experiments[g].clone();
+        let rule = &mut experiments[r];
+        rule.variations = global.variations;
+        rule.traffic_allocation = global.traffic_allocation;
+        rule.audience = global.audience;
+        rule.key_is_blank = global.key_is_blank;
+        rule.cmab = global.cmab;
+        rule.repeats_variations = global.repeats_variations;
+        rule.bucket_group = global.bucket_group;
+        usages[r] = usages[g].clone();
+    }
+}
+
+/// The reference SDKs find a whitelisted variation by the experiment's key: in the
+/// variations of the experiment that key names (the last one with it), none when no
+/// reachable experiment has the key. Only repeated keys or ids make that another experiment.
+fn resolve_through_key_owners(experiments: &mut [Experiment], whitelists: Vec<Vec<(String, Value)>>) {
+    for (i, whitelist) in whitelists.into_iter().enumerate() {
+        let owner = experiments[i].key_owner;
+        if owner == Some(i) || whitelist.is_empty() {
+            continue;
+        }
+        let forced = whitelist
+            .into_iter()
+            .map(|(user, key)| {
+                let variation = owner.and_then(|o| {
+                    let variation = experiments[o].variation_by_key(key.as_str()?)?;
+                    Some(VariationRef { experiment: o, variation })
+                });
+                (user, variation)
+            })
+            .collect();
+        experiments[i].forced_variations = forced;
+    }
+}
+
+/// The warning for a variable value that is not a string (the reference SDKs cast it anyway).
+fn odd_value(at: &At<'_>, value: &Value) -> Warning {
+    Warning {
+        path: at.to_string(),
+        message: format!(
+            "expected a string, found {}; answered as the reference SDK casts it (null where its cast fails)",
+            crate::walk::describe(value)
+        ),
+    }
+}
+
+fn compile_variation(v: raw::Variation<'_>) -> (Variation, Vec<(String, Value)>) {
     let id = owned(v.id);
-    let usages = exact(v.variables.into_iter().map(|u| (owned(u.id), owned(u.value))));
+    let usages = exact(v.variables.into_iter().map(|u| (owned(u.id), u.value.0)));
     let variation = Variation {
         id_is_numeric: !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()),
         id,
         key: owned(v.key),
         feature_enabled: v.feature_enabled == Some(Value::Bool(true)),
+        feature_enabled_truthy: v.feature_enabled.as_ref().is_some_and(truthy),
     };
     (variation, usages)
 }
@@ -297,6 +431,15 @@ fn traffic(ranges: Vec<raw::TrafficRange<'_>>, at: &At<'_>, strict: bool) -> Res
                 raw::Number::Int(i) => i,
                 // Integers beyond i64 behave as "everything is below the end".
                 raw::Number::Big => i64::MAX,
+                // Integers beyond 64 bits reach here as floats (serde_json reads them so);
+                // the reference SDK reads them as integers.
+                raw::Number::Float(f) if strict && f.fract() == 0.0 && f.abs() >= 2f64.powi(63) => {
+                    if f > 0.0 {
+                        i64::MAX
+                    } else {
+                        i64::MIN
+                    }
+                }
                 raw::Number::Float(f) if strict => {
                     let found = serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number);
                     return Err(at_ranges.index(i).key("endOfRange").wrong_type("an integer", &found));
@@ -346,6 +489,7 @@ fn compile_flag(
     at: &At<'_>,
     experiment_by_id: &FxHashMap<String, ExperimentIndex>,
     rollout_by_id: &FxHashMap<&str, usize>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Flag, DatafileError> {
     let at_ids = at.key("experimentIds");
     let experiments = f
@@ -364,11 +508,25 @@ fn compile_flag(
             at.key("rolloutId").error(Problem::UnknownReference { kind: "rollout", id: id.to_owned() })
         })?),
     };
-    let variables = exact(f.variables.into_iter().map(|v| Variable {
-        kind: VariableType::parse(&v.kind, v.sub_type.as_deref()),
-        id: owned(v.id),
-        key: owned(v.key),
-        default_value: owned(v.default_value),
+    let at_variables = at.key("variables");
+    let variables = exact(f.variables.into_iter().enumerate().map(|(i, v)| {
+        let at_v = at_variables.index(i);
+        if !v.kind.0.is_string() {
+            let message = format!(
+                "expected a string, found {}; an unknown type, answered with the raw default value",
+                crate::walk::describe(&v.kind.0)
+            );
+            warnings.push(Warning { path: at_v.key("type").to_string(), message });
+        }
+        let kind = VariableType::parse_value(&v.kind.0, v.sub_type.as_ref());
+        if let (Some(name), VariableType::Other) = (v.kind.0.as_str(), kind) {
+            let message = format!("unknown variable type {name:?}, answered with the raw default value");
+            warnings.push(Warning { path: at_v.key("type").to_string(), message });
+        }
+        if !v.default_value.0.is_string() {
+            warnings.push(odd_value(&at_v.key("defaultValue"), &v.default_value.0));
+        }
+        Variable { kind, id: owned(v.id), key: owned(v.key), default_value: v.default_value.0 }
     }));
     Ok(Flag {
         id: owned(f.id),
@@ -377,6 +535,7 @@ fn compile_flag(
         rollout,
         variables,
         variations: Vec::new(),
+        variation_ids_repeat: false,
         values: Vec::new(),
         value_table: Vec::new(),
     })
@@ -402,6 +561,7 @@ fn inject_feature_rollouts(flags: &[Flag], rollouts: &[Rollout], experiments: &m
                 variation: Some(exp.variations.len()),
             });
             exp.variations.push(variation.clone());
+            exp.repeats_variations = variations_repeat(&exp.variations);
         }
     }
 }
@@ -410,10 +570,14 @@ fn inject_feature_rollouts(flags: &[Flag], rollouts: &[Rollout], experiments: &m
 /// as the reference SDK keys them.
 fn variable_usages<'a>(
     experiments: &'a [Experiment],
-    usages: &'a [Vec<Vec<(String, String)>>],
-) -> FxHashMap<&'a str, &'a [(String, String)]> {
+    usages: &'a [Vec<Vec<(String, Value)>>],
+    id_order: &[ExperimentIndex],
+) -> FxHashMap<&'a str, &'a [(String, Value)]> {
     let mut map = FxHashMap::default();
-    for (exp, per_variation) in experiments.iter().zip(usages) {
+    // The reference SDK reads usages from its id map's values, in its order: an experiment
+    // whose id a later one repeats contributes none.
+    for &i in id_order {
+        let (exp, per_variation) = (&experiments[i], &usages[i]);
         for (variation, u) in exp.variations.iter().zip(per_variation) {
             map.insert(variation.id.as_str(), u.as_slice());
         }
@@ -427,18 +591,29 @@ fn fill_variations_and_values(
     flag: &mut Flag,
     rollouts: &[Rollout],
     experiments: &[Experiment],
-    usage_by_variation: &FxHashMap<&str, &[(String, String)]>,
+    usage_by_variation: &FxHashMap<&str, &[(String, Value)]>,
 ) {
     let rules = flag.rollout.map_or(&[][..], |r| rollouts[r].rules.as_slice());
     for &e in flag.experiments.iter().chain(rules) {
-        for (i, v) in experiments[e].variations.iter().enumerate() {
+        let exp = &experiments[e];
+        flag.variation_ids_repeat |= exp.repeats_variations;
+        // As the reference SDK lists them: the variations its id → variation map keeps.
+        let reachable: Vec<usize> = if exp.repeats_variations {
+            variations_by_id_map(&exp.variations)
+        } else {
+            (0..exp.variations.len()).collect()
+        };
+        for i in reachable {
+            let v = &exp.variations[i];
             let seen = flag.variations.iter().any(|r| experiments[r.experiment].variations[r.variation].id == v.id);
-            if !seen {
+            if seen {
+                flag.variation_ids_repeat = true;
+            } else {
                 flag.variations.push(VariationRef { experiment: e, variation: i });
             }
         }
     }
-    flag.values = flag.variables.iter().map(|var| var.kind.cast(&var.default_value)).collect();
+    flag.values = flag.variables.iter().map(|var| var.kind.cast_value(&var.default_value)).collect();
     let mut table = Vec::with_capacity(flag.variations.len());
     for r in &flag.variations {
         let id = experiments[r.experiment].variations[r.variation].id.as_str();
@@ -449,7 +624,7 @@ fn fill_variations_and_values(
             .enumerate()
             .map(|(i, var)| match usages.iter().find(|(var_id, _)| *var_id == var.id) {
                 Some((_, raw)) => {
-                    flag.values.push(var.kind.cast(raw));
+                    flag.values.push(var.kind.cast_value(raw));
                     (flag.values.len() - 1) as u32
                 }
                 None => i as u32,

@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 type Str<'a> = Cow<'a, str>;
 
-/// An absent or `null` list reads as empty.
+/// An absent or `null` list reads as empty. (Top-level sections may be absent but not
+/// `null`: the reference SDK fails on a `null` section.)
 fn list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
@@ -31,7 +32,8 @@ pub(crate) struct Datafile<'a> {
     pub(crate) sdk_key: Option<Str<'a>>,
     #[serde(default, borrow)]
     pub(crate) environment_key: Option<Str<'a>>,
-    #[serde(default, rename = "anonymizeIP")]
+    /// `null` is kept (`Some(Value::Null)`): the reference SDK sends it as it is.
+    #[serde(default, rename = "anonymizeIP", deserialize_with = "present")]
     pub(crate) anonymize_ip: Option<Value>,
     #[serde(default)]
     pub(crate) bot_filtering: Option<Value>,
@@ -43,24 +45,24 @@ pub(crate) struct Datafile<'a> {
     pub(crate) attributes: Vec<Attribute<'a>>,
     #[serde(borrow)]
     pub(crate) audiences: Vec<Audience<'a>>,
-    #[serde(default, deserialize_with = "list", borrow)]
+    #[serde(default, borrow)]
     pub(crate) typed_audiences: Vec<TypedAudience<'a>>,
     #[serde(borrow)]
     pub(crate) experiments: Vec<Experiment<'a>>,
     #[serde(borrow)]
     pub(crate) groups: Vec<Group<'a>>,
-    #[serde(default, deserialize_with = "list", borrow)]
+    #[serde(default, borrow)]
     pub(crate) feature_flags: Vec<Flag<'a>>,
-    #[serde(default, deserialize_with = "list", borrow)]
+    #[serde(default, borrow)]
     pub(crate) rollouts: Vec<Rollout<'a>>,
     #[serde(borrow)]
     pub(crate) events: Vec<Event<'a>>,
-    #[serde(default, deserialize_with = "list", borrow)]
+    #[serde(default, borrow)]
     #[allow(dead_code)] // validated only: ODP settings do not affect decisions
     pub(crate) integrations: Vec<Integration<'a>>,
-    #[serde(default, deserialize_with = "list", borrow)]
+    #[serde(default, borrow)]
     pub(crate) holdouts: Vec<Holdout<'a>>,
-    #[serde(default, deserialize_with = "list", borrow)]
+    #[serde(default, borrow)]
     pub(crate) local_holdouts: Vec<Holdout<'a>>,
 }
 
@@ -113,6 +115,11 @@ pub(crate) struct TypedAudience<'a> {
     #[serde(borrow)]
     pub(crate) name: Str<'a>,
     pub(crate) conditions: Required<Value>,
+}
+
+/// A field that may be absent (`None`) or hold any JSON, `null` included.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// A field that must be present but may hold any JSON, `null` included.
@@ -171,12 +178,13 @@ pub(crate) struct Variation<'a> {
     pub(crate) variables: Vec<VariableUsage<'a>>,
 }
 
+/// A variation's value of a variable: a string in the format, but the reference SDKs load
+/// any JSON here (the value is then cast as the SDK casts it; `parse.rs` warns).
 #[derive(Deserialize)]
 pub(crate) struct VariableUsage<'a> {
     #[serde(borrow)]
     pub(crate) id: Str<'a>,
-    #[serde(borrow)]
-    pub(crate) value: Str<'a>,
+    pub(crate) value: Required<Value>,
 }
 
 #[derive(Deserialize)]
@@ -275,6 +283,9 @@ pub(crate) struct Flag<'a> {
     pub(crate) variables: Vec<Variable<'a>>,
 }
 
+/// A feature variable. `type`, `subType` and `defaultValue` are strings in the format, but
+/// the reference SDKs load any JSON in them (only a missing `type` or `defaultValue` makes
+/// the datafile invalid); what they answer for odd values is decided in `variable.rs`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Variable<'a> {
@@ -282,12 +293,11 @@ pub(crate) struct Variable<'a> {
     pub(crate) id: Str<'a>,
     #[serde(borrow)]
     pub(crate) key: Str<'a>,
-    #[serde(rename = "type", borrow)]
-    pub(crate) kind: Str<'a>,
-    #[serde(borrow)]
-    pub(crate) default_value: Str<'a>,
-    #[serde(default, borrow)]
-    pub(crate) sub_type: Option<Str<'a>>,
+    #[serde(rename = "type")]
+    pub(crate) kind: Required<Value>,
+    pub(crate) default_value: Required<Value>,
+    #[serde(default)]
+    pub(crate) sub_type: Option<Value>,
 }
 
 #[derive(Deserialize)]

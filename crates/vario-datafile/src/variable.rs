@@ -58,6 +58,52 @@ impl VariableType {
     }
 }
 
+impl VariableType {
+    /// Parses a datafile `type` and `subType` that may hold any JSON: a non-string `type`
+    /// is an unknown type, a non-string `subType` is no sub-type (the reference SDK compares
+    /// them with strings).
+    pub fn parse_value(kind: &Value, sub_type: Option<&Value>) -> Self {
+        match kind.as_str() {
+            Some(kind) => Self::parse(kind, sub_type.and_then(Value::as_str)),
+            None => Self::Other,
+        }
+    }
+
+    /// Casts a datafile value that may hold any JSON, as the reference SDK casts it: a
+    /// string as [`VariableType::cast`]; anything else the way its cast functions treat a
+    /// non-string (`value == "true"`, `int(value)`, `float(value)`, `json.loads(value)`,
+    /// the value itself for strings and unknown types), `Null` where they raise.
+    pub fn cast_value(self, raw: &Value) -> Value {
+        let Value::String(text) = raw else { return self.cast_non_string(raw) };
+        self.cast(text)
+    }
+
+    fn cast_non_string(self, raw: &Value) -> Value {
+        match (self, raw) {
+            (Self::Boolean, _) => Value::Bool(false),
+            (Self::Integer, Value::Bool(b)) => Value::from(i64::from(*b)),
+            (Self::Integer, Value::Number(n)) if n.is_f64() => n.as_f64().map_or(Value::Null, truncated),
+            (Self::Integer, Value::Number(_)) => raw.clone(),
+            (Self::Double, Value::Bool(b)) => Value::from(if *b { 1.0 } else { 0.0 }),
+            (Self::Double, Value::Number(n)) => {
+                n.as_f64().and_then(serde_json::Number::from_f64).map_or(Value::Null, Value::Number)
+            }
+            (Self::Integer | Self::Double | Self::Json, _) => Value::Null,
+            (Self::String | Self::Other, _) => raw.clone(),
+        }
+    }
+}
+
+/// Python's `int(float)`: toward zero; beyond 64 bits the nearest float, as for strings.
+fn truncated(f: f64) -> Value {
+    let t = f.trunc();
+    if t >= i64::MIN as f64 && t < i64::MAX as f64 {
+        Value::from(t as i64)
+    } else {
+        serde_json::Number::from_f64(t).map_or(Value::Null, Value::Number)
+    }
+}
+
 /// Python's `int(str)`: surrounding whitespace, an optional sign, ASCII digits with
 /// single `_` separators between digits. Integers beyond 64 bits have no exact JSON
 /// number here; they come back as the nearest float (as the JavaScript SDK returns them).
@@ -153,6 +199,32 @@ mod tests {
         assert_eq!(Json.cast("{\"k\":1}"), json!({"k": 1}));
         assert_eq!(Json.cast("[1,2]"), json!([1, 2]));
         assert_eq!(Json.cast("{"), Value::Null);
+    }
+
+    #[test]
+    fn non_string_values_cast_as_the_reference_sdk_casts_them() {
+        use VariableType::*;
+        assert_eq!(Boolean.cast_value(&json!(true)), json!(false), "only the string \"true\" is true");
+        assert_eq!(Integer.cast_value(&json!(5)), json!(5));
+        assert_eq!(Integer.cast_value(&json!(2.9)), json!(2));
+        assert_eq!(Integer.cast_value(&json!(-2.9)), json!(-2));
+        assert_eq!(Integer.cast_value(&json!(true)), json!(1));
+        assert_eq!(Integer.cast_value(&json!(null)), Value::Null);
+        assert_eq!(Double.cast_value(&json!(3)), json!(3.0));
+        assert_eq!(Double.cast_value(&json!(false)), json!(0.0));
+        assert_eq!(Double.cast_value(&json!([1])), Value::Null);
+        assert_eq!(Json.cast_value(&json!({"a": 1})), Value::Null, "json.loads of a dict raises");
+        assert_eq!(Json.cast_value(&json!(7)), Value::Null);
+        assert_eq!(String.cast_value(&json!({"a": 1})), json!({"a": 1}), "a string variable is returned as it is");
+        assert_eq!(Other.cast_value(&json!(7)), json!(7));
+        assert_eq!(Integer.cast_value(&json!("12")), json!(12));
+    }
+
+    #[test]
+    fn non_string_types_are_unknown_types() {
+        assert_eq!(VariableType::parse_value(&json!(7), None), VariableType::Other);
+        assert_eq!(VariableType::parse_value(&json!("string"), Some(&json!(1))), VariableType::String);
+        assert_eq!(VariableType::parse_value(&json!("string"), Some(&json!("json"))), VariableType::Json);
     }
 
     #[test]

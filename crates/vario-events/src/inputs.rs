@@ -71,13 +71,17 @@ impl<'a> Impression<'a> {
         attributes: &'a Attributes,
     ) -> Self {
         let exp = &config.experiments[variation.experiment];
-        let v = config.variation(variation);
+        let mut v = Some(config.variation(variation));
+        if exp.repeats_variations {
+            // The reference SDKs name the variation by looking its id up in the experiment.
+            v = v.and_then(|v| exp.variation_by_id(&v.id)).map(|i| &exp.variations[i]);
+        }
         Self {
             user_id,
             attributes,
             layer_id: &exp.layer_id,
             experiment_id: &exp.id,
-            variation: Some((&v.id, &v.key)),
+            variation: v.map(|v| (v.id.as_str(), v.key.as_str())),
             flag_key: "",
             rule_key: &exp.key,
             rule_type: RuleType::Experiment,
@@ -93,21 +97,35 @@ impl<'a> Impression<'a> {
         user_id: &'a str,
         attributes: &'a Attributes,
     ) -> Self {
+        let mut variation = d.variation(config);
         let (layer_id, experiment_id) = match d.by {
             DecidedBy::FeatureTest(v) | DecidedBy::Rollout(v) => {
                 // The rule visited: a forced variation may come from another rule.
-                let exp = &config.experiments[d.rule().unwrap_or(v.experiment)];
+                let rule = d.rule().unwrap_or(v.experiment);
+                if rule != v.experiment || config.flags[d.flag].variation_ids_repeat {
+                    variation = variation.and_then(|v| config.flag_variation_by_id(d.flag, &v.id));
+                }
+                let exp = &config.experiments[rule];
                 (exp.layer_id.as_str(), exp.id.as_str())
             }
             DecidedBy::Holdout { .. } => ("", d.holdout(config).map_or("", |h| h.id.as_str())),
-            DecidedBy::FlagForced(_) | DecidedBy::Nothing => ("", ""),
+            DecidedBy::FlagForced(_) => {
+                if config.flags[d.flag].variation_ids_repeat {
+                    variation = variation.and_then(|v| config.flag_variation_by_id(d.flag, &v.id));
+                }
+                ("", "")
+            }
+            DecidedBy::Nothing => ("", ""),
         };
         Self {
             user_id,
             attributes,
             layer_id,
             experiment_id,
-            variation: d.variation(config).map(|v| (v.id.as_str(), v.key.as_str())),
+            // The reference SDKs name a flag decision's variation by looking its id up
+            // among the flag's variations (the first with the id); only hand-written
+            // datafiles make that another variation, or none.
+            variation: variation.map(|v| (v.id.as_str(), v.key.as_str())),
             flag_key: &config.flags[d.flag].key,
             rule_key: d.rule_key(config).unwrap_or(""),
             rule_type: match d.source() {

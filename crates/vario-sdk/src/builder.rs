@@ -54,7 +54,9 @@ impl ClientBuilder {
 
     /// Sets the config from datafile JSON; fails when the datafile is invalid.
     pub fn datafile(mut self, json: &str) -> Result<Self, SdkError> {
-        self.config = Some(Arc::new(ProjectConfig::from_json(json)?));
+        let config = ProjectConfig::from_json(json)?;
+        crate::datafile_manager::warn_odd_fields(&config);
+        self.config = Some(Arc::new(config));
         self.datafile_text = Some(json.to_owned());
         Ok(self)
     }

@@ -378,7 +378,7 @@ impl Client {
     ) -> Option<Map<String, Value>> {
         let config = self.config()?;
         let flag = config.flag_by_key(flag_key)?;
-        let decision = self.legacy_flag_decision(&config, flag, user_id, attributes);
+        let decision = self.legacy_flag_decision(&config, flag, user_id, attributes).with_truthy_enabled(&config);
         let values = variables_map(&config, &decision);
         decision_notice::all_variables(self, &config, &decision, &values, user_id, attributes);
         Some(values)
@@ -398,7 +398,7 @@ impl Client {
         if expected.is_some_and(|t| t != config.flags[flag].variables[variable].kind) {
             return None;
         }
-        let decision = self.legacy_flag_decision(&config, flag, user_id, attributes);
+        let decision = self.legacy_flag_decision(&config, flag, user_id, attributes).with_truthy_enabled(&config);
         decision_notice::variable(self, &config, &decision, variable, user_id, attributes);
         Some(decision.variable_value(&config, variable).clone()).filter(|v| !v.is_null())
     }

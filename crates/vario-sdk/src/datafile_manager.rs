@@ -285,6 +285,7 @@ impl PollingDatafileManager {
         if let Some(text) = &options.initial_datafile {
             match ProjectConfig::from_json(text) {
                 Ok(config) => {
+                    warn_odd_fields(&config);
                     shared.install(Arc::new(config), &*on_update);
                 }
                 Err(error) => {
@@ -553,7 +554,16 @@ impl Poller {
         }
         drop(state);
         tracing::info!(url = self.url, revision = config.revision, "new datafile");
+        warn_odd_fields(&config);
         Outcome::New(Arc::new(config))
+    }
+}
+
+/// Logs, once per loaded datafile, each field it was loaded with although the field does
+/// not have the format's type (the datafile still serves everything else).
+pub(crate) fn warn_odd_fields(config: &ProjectConfig) {
+    for warning in &config.warnings {
+        tracing::warn!(revision = config.revision, %warning, "datafile field loaded leniently");
     }
 }
 

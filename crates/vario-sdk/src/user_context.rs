@@ -294,7 +294,8 @@ impl UserContext {
             decide_flag(config, flag, &user, profile, &mut trace)
         } else {
             decide_flag(config, flag, &user, profile, &mut ())
-        };
+        }
+        .with_truthy_enabled(config);
         drop(forced);
         let sends = decision.source() != vario_core::DecisionSource::Rollout || config.send_flag_decisions;
         let sends = sends && !options.contains(DecideOptions::DISABLE_DECISION_EVENT);

@@ -44,6 +44,9 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
                         config.audiences.len(),
                         config.events.len()
                     );
+                    for warning in &config.warnings {
+                        eprintln!("{}: warning: {warning}", file.display());
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(error) => {

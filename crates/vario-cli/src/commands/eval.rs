@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use serde_json::{Map, Value, json};
-use vario_datafile::{Origin, ProjectConfig};
+use vario_datafile::{Experiment, Origin, ProjectConfig};
 use vario_sdk::{
     Attributes, Client, DecideOptions, Decision, DispatchError, EventDispatcher, InMemoryUserProfileService, LogEvent,
 };
@@ -37,7 +37,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Err(e) => Err(format!("cannot read {}: {e}", args.datafile.display())),
     };
     let config = match config {
-        Ok(config) => config,
+        Ok(config) => {
+            for warning in &config.warnings {
+                eprintln!("vario eval: datafile warning: {warning}");
+            }
+            config
+        }
         Err(message) => {
             eprintln!("vario eval: invalid datafile: {message}");
             return Ok(exit_code::BAD_INPUT.into());
@@ -275,9 +280,10 @@ impl Evaluator {
             Some(_) => Err(()),
         };
         let known = match (key, variation) {
-            (Some(key), Ok(Some(v))) => self.client.config().is_some_and(|c| {
-                c.experiment_by_key(key).is_some_and(|e| c.experiments[e].variation_by_key(v).is_some())
-            }),
+            (Some(key), Ok(Some(v))) => self
+                .client
+                .config()
+                .is_some_and(|c| protocol_experiment(&c, key).is_some_and(|e| e.variation_by_key(v).is_some())),
             (_, Ok(None)) => true,
             _ => false,
         };
@@ -349,6 +355,13 @@ enum Api {
 }
 
 /// One request's fields, and the protocol problems found while reading them.
+/// The experiment the eval protocol means by a key: the last top-level or grouped one with
+/// it. Rollout rules are in the SDK's key map but are not experiments to the protocol; with
+/// repeated keys the SDK's key map may name a rule while the protocol still knows the key.
+fn protocol_experiment<'c>(config: &'c ProjectConfig, key: &str) -> Option<&'c Experiment> {
+    config.experiments.iter().rev().find(|e| e.key == key && !matches!(e.origin, Origin::Rollout(_)))
+}
+
 struct Request<'a> {
     fields: &'a Map<String, Value>,
     problems: Vec<String>,
@@ -376,12 +389,7 @@ impl<'a> Request<'a> {
     }
 
     fn experiment_key(&mut self, client: &Client) -> Option<&'a str> {
-        // Rollout rules are in the SDK's key map but are not experiments to the protocol.
-        self.string("experiment_key", |k| {
-            client.config().is_some_and(|c| {
-                c.experiment_by_key(k).is_some_and(|e| !matches!(c.experiments[e].origin, Origin::Rollout(_)))
-            })
-        })
+        self.string("experiment_key", |k| client.config().is_some_and(|c| protocol_experiment(&c, k).is_some()))
     }
 
     fn flag_key(&mut self, client: &Client, field: &str) -> Option<&'a str> {

@@ -163,6 +163,11 @@ case_sets! {
     odd_ids_agree_with_official_sdk => "10-odd-ids",
     invalid_requests_agree_with_official_sdk => "11-invalid-requests",
     mixed_requests_agree_with_official_sdk => "12-mixed",
+    odd_variable_values_agree_with_official_sdks => "13-odd-variable-values",
+    duplicate_variation_ids_agree_with_official_sdks => "14-duplicate-variation-ids",
+    duplicate_experiment_keys_agree_with_official_sdks => "15-duplicate-experiment-keys",
+    duplicate_experiment_ids_agree_with_official_sdk => "16-duplicate-experiment-ids",
+    odd_feature_enabled_agrees_with_official_sdk => "17-odd-feature-enabled",
 }
 
 /// Datafiles the official SDK accepts or rejects; Vario must judge them the same way.

@@ -87,3 +87,32 @@ fn falsy_non_object_attributes_decide_like_the_reference_sdk_and_are_flagged() {
     assert_eq!(truthy["enabled"], Value::Bool(false));
     assert!(truthy["error"].is_string());
 }
+
+/// A datafile with fields of another JSON type than the format's loads: each such field is
+/// named once on standard error and every flag is still answered.
+#[test]
+fn odd_fields_are_warned_once_by_path_and_every_flag_is_served() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/compat/13-odd-variable-values/datafile.json");
+    let mut child = vario()
+        .args(["eval", "--datafile"])
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"{\"op\": \"decide_all\", \"user_id\": \"u\"}\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warned = |path: &str| stderr.lines().filter(|l| l.contains(&format!("warning: {path}:"))).count();
+    assert_eq!(warned("featureFlags[0].variables[1].defaultValue"), 1, "{stderr}");
+    assert_eq!(warned("featureFlags[0].variables[4].type"), 1, "{stderr}");
+    assert!(stderr.lines().all(|l| l.starts_with("vario eval: datafile warning: ")), "{stderr}");
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let decisions = answer["decisions"].as_object().unwrap();
+    assert_eq!(decisions.len(), 3, "{answer}");
+    assert_eq!(answer["decisions"]["odd_flag"]["variables"]["json_object_default"], Value::Null);
+    assert_eq!(answer["decisions"]["plain_flag"]["variables"]["label"], "hi");
+}

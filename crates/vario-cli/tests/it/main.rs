@@ -18,6 +18,8 @@ mod install;
 mod official_clients;
 /// The official OpenFeature OFREP providers (JavaScript server and web, Python).
 mod openfeature;
+/// The differential fuzzer: mutated datafiles through `vario eval` and both official SDKs.
+mod oracle_fuzz;
 /// The Parquet files read by pyarrow.
 mod parquet_check;
 /// `vario project`, `vario explain` and `vario datafile diff` on a data directory.

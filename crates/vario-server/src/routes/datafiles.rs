@@ -93,6 +93,9 @@ pub async fn put_datafile(
             Some(path) => ApiError::at(Code::InvalidDatafile, path, e.to_string()),
             None => ApiError::new(Code::InvalidDatafile, e.to_string()),
         })?;
+        for warning in &config.warnings {
+            tracing::warn!(sdk_key = key, %warning, "datafile field loaded leniently");
+        }
         let stored = worker.datafiles().put(&key, &bytes)?;
         Ok::<_, ApiError>((stored, config.revision.to_string()))
     })
