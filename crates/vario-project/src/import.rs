@@ -141,6 +141,9 @@ pub fn import_datafile(datafile: &str, project_key: &str, environment: &str) -> 
         }
         p.events.push(Event { id: s(e, "id").to_owned(), key, description: String::new(), archived: false });
     }
+    // A datafile the official SDKs read can still be one no project describes (two
+    // experiments or rules with one key): refuse it here, naming why, not at apply.
+    crate::validate::validate(&p).map_err(|e| fail(format!("the datafile cannot be a Vario project: {e}")))?;
     Ok(p)
 }
 
