@@ -144,9 +144,14 @@ pub fn compact(data_dir: &Path, options: &CompactOptions) -> Result<CompactRepor
     let mut mark = watermark(data_dir)?;
     remove_dead_files(data_dir, mark)?;
     let reader = LogReader::open(data_dir)?;
+    // Up to the log's end as this run starts, not as it goes: under ingest faster than one
+    // run compacts, a run that chased the end would never return, and pruning (after it)
+    // would never run while the log grew.
+    let end = i64::try_from(reader.last_seq()?).unwrap_or(i64::MAX);
     let mut report = CompactReport::default();
-    loop {
-        let page = reader.events_since(mark, options.page_events.max(1))?;
+    while mark < end {
+        let mut page = reader.events_since(mark, options.page_events.max(1))?;
+        page.retain(|e| e.seq <= end);
         let Some(last) = page.last().map(|e| e.seq) else { break };
         let mut by_date: BTreeMap<String, Vec<StoredEvent>> = BTreeMap::new();
         for event in page {

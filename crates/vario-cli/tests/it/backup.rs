@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -94,11 +94,18 @@ fn a_backup_under_load_restores_every_acknowledged_event_exactly_once() {
         .collect();
     // Until compaction and pruning have moved events out of the log and runs were written.
     let log_dir = server.data_dir().join("log");
-    while acked.lock().unwrap().len() < 400
-        || vario_store::LogReader::open(server.data_dir()).unwrap().count().unwrap() as usize
-            >= acked.lock().unwrap().len() * EVENTS
-        || std::fs::read_dir(log_dir.join("uuids")).map_or(0, Iterator::count) < 2
-    {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let acknowledged = acked.lock().unwrap().len();
+        let in_log = vario_store::LogReader::open(server.data_dir()).unwrap().count().unwrap() as usize;
+        let runs = std::fs::read_dir(log_dir.join("uuids")).map_or(0, Iterator::count);
+        if acknowledged >= 400 && in_log < acknowledged * EVENTS && runs >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no compaction, pruning and uuid runs in 300 s: {acknowledged} batches, {in_log} events in the log, {runs} runs"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 
@@ -108,13 +115,15 @@ fn a_backup_under_load_restores_every_acknowledged_event_exactly_once() {
     let before: Vec<String> = acked.lock().unwrap().clone();
     let backup = tempfile::tempdir().unwrap();
     let target = backup.path().join("copy");
+    let started = Instant::now();
     let out = vario(&["backup", "--data-dir", &data_dir, "--to", target.to_str().unwrap()]);
+    let took = started.elapsed();
     let during = acked.lock().unwrap().len() - before.len();
     stop.store(true, Ordering::Relaxed);
     for worker in workers {
         worker.join().unwrap();
     }
-    eprintln!("{out}{} batches acknowledged before the backup, {during} while it ran", before.len());
+    eprintln!("{out}{} batches acknowledged before the backup, {during} while it ran ({took:?})", before.len());
     assert!(during > 0, "ingest went on during the backup");
     let manifest: Value = serde_json::from_slice(&std::fs::read(target.join("backup.json")).unwrap()).unwrap();
     let last_seq = manifest["storage"]["last_seq"].as_i64().unwrap();

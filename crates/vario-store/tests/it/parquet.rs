@@ -365,3 +365,41 @@ fn files_keep_statistics_for_the_columns_readers_filter_on_only() {
     }
     store.close();
 }
+
+#[test]
+fn a_compaction_under_ingest_faster_than_it_returns_at_the_end_it_started_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (store, stop) = (store.clone(), std::sync::Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                store.append(&batch(&format!("w{n}"), 60), 1).unwrap();
+                n += 1;
+            }
+        })
+    };
+    while vario_store::LogReader::open(dir.path()).unwrap().last_seq().unwrap() < 300 {
+        std::thread::yield_now();
+    }
+    // Pages of 5 events: one run writes files far slower than the writer appends, so a
+    // run that followed the log's end would not return while the writer goes on.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = dir.path().to_path_buf();
+    std::thread::spawn(move || {
+        let start = vario_store::LogReader::open(&path).unwrap().last_seq().unwrap() as i64;
+        let report = compact(&path, &CompactOptions { page_events: 5, ..CompactOptions::default() });
+        let _ = tx.send((start, report));
+    });
+    let outcome = rx.recv_timeout(std::time::Duration::from_secs(120));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    let (start, report) = outcome.expect("compaction did not return while ingest went on");
+    let report = report.unwrap();
+    let now = vario_store::LogReader::open(dir.path()).unwrap().last_seq().unwrap() as i64;
+    assert!(report.watermark >= start, "stopped before the end it started from: {report:?}, start {start}");
+    assert!(report.watermark < now, "the run followed the log's end: watermark {}, log {now}", report.watermark);
+    store.close();
+}
