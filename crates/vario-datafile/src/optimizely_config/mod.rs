@@ -30,9 +30,16 @@
 //!   conditions as Python's `json.dumps` writes them (`", "` and `": "` separators).
 //! - `sdkKey` and `environmentKey` are `""` when the datafile has none.
 //!
-//! Where the reference SDK raises instead of answering (then it builds no client at all),
-//! this view answers something reasonable and says so where it does: a flag listing an
-//! experiment id that only a rollout rule has leaves it out of `experimentRules`.
+//! Where the reference SDK raises instead of answering (it builds the view while loading a
+//! datafile, so it then builds no client at all), this view answers something reasonable:
+//! - a flag listing an experiment id that only a rollout rule has: the rule is left out of
+//!   `experimentRules` and `experimentsMap` (Python: `KeyError`);
+//! - a non-string where an audience id belongs, e.g. `[["or", "1", "2"]]`: shown as its
+//!   JSON text (Python: `TypeError`; see `audiences.rs`);
+//! - `"variables": null` on an enabled variation: read as no values (Python: `TypeError`).
+//!
+//! Integers beyond 64 bits in typed audience conditions are written as floats in
+//! `conditions` (serde_json reads them so); Python writes every digit.
 
 mod audiences;
 mod patch;
