@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Regenerate the differential-test fixtures in spec/compat/ with the reference Python SDK.
+# Regenerate the differential-test fixtures in spec/compat/ with the reference Python SDK,
+# and the OptimizelyConfig answers in spec/optimizely-config/ (beside its hand-written
+# datafiles).
 #
 #   tools/oracle/regen.sh           regenerate spec/compat (case sets + datafile-validity)
+#                                   and spec/optimizely-config/*/optimizely-config.json
 #   tools/oracle/regen.sh --check   regenerate into a temporary directory and diff against
 #                                   the committed fixtures; exit 1 on any difference
 #
@@ -43,6 +46,7 @@ generate_into() {
     dir="${dir%/}"
     "$PY" "$HERE/run_python_sdk.py" --datafile "$dir/datafile.json" \
       --requests "$dir/requests.jsonl" --out "$dir/expected.jsonl"
+    "$PY" "$HERE/optimizely_config.py" --datafile "$dir/datafile.json" --out "$dir/optimizely-config.json"
   done
   "$PY" "$HERE/run_python_sdk.py" --validity "$out/datafile-validity" \
     --out "$out/datafile-validity/expected.json"
@@ -54,16 +58,20 @@ trap 'rm -rf "$tmp"' EXIT
 generate_into "$tmp/compat"
 
 if [ "$check" = 1 ]; then
+  status=0
   if diff -r --exclude=README.md "$COMPAT" "$tmp/compat" >"$tmp/diff.txt"; then
     echo "spec/compat is up to date"
-    exit 0
+  else
+    echo "spec/compat differs from a fresh regeneration (run tools/oracle/regen.sh):" >&2
+    head -n 200 "$tmp/diff.txt" >&2
+    status=1
   fi
-  echo "spec/compat differs from a fresh regeneration (run tools/oracle/regen.sh):" >&2
-  head -n 200 "$tmp/diff.txt" >&2
-  exit 1
+  "$PY" "$HERE/optimizely_config.py" --check "$ROOT/spec/optimizely-config" || status=1
+  exit "$status"
 fi
 
 mkdir -p "$COMPAT"
 rm -rf "$COMPAT"/[0-9][0-9]-*/ "$COMPAT/datafile-validity"
 cp -R "$tmp/compat/." "$COMPAT/"
 echo "regenerated $(ls -d "$COMPAT"/[0-9][0-9]-*/ | wc -l | tr -d ' ') case sets in spec/compat"
+"$PY" "$HERE/optimizely_config.py" "$ROOT/spec/optimizely-config"

@@ -1,6 +1,8 @@
 //! The compiled project config: every entity of the datafile, ids and keys resolved to
 //! indices once, conditions compiled, variable values cast. Read-only after loading.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
@@ -370,9 +372,16 @@ pub struct ProjectConfig {
     pub(crate) flag_by_key: FxHashMap<String, FlagIndex>,
     pub(crate) event_by_key: FxHashMap<String, EventIndex>,
     pub(crate) attribute_by_key: FxHashMap<String, usize>,
+    /// The text loaded, kept for the OptimizelyConfig view and `datafile()`.
+    pub(crate) datafile: Arc<str>,
 }
 
 impl ProjectConfig {
+    /// The datafile text this config was loaded from (the SDKs' `get_datafile()`).
+    pub fn datafile(&self) -> &str {
+        &self.datafile
+    }
+
     /// The experiment (top-level, grouped or rollout rule) with this key.
     pub fn experiment_by_key(&self, key: &str) -> Option<ExperimentIndex> {
         self.experiment_by_key.get(key).copied()

@@ -32,6 +32,7 @@
 mod condition;
 mod config;
 mod error;
+mod optimizely_config;
 mod parse;
 mod raw;
 pub mod semver;
@@ -45,6 +46,10 @@ pub use config::{
     FlagIndex, Group, Holdout, Origin, ProjectConfig, Region, Rollout, TrafficRange, Variable, Variation, VariationRef,
 };
 pub use error::{DatafileError, Problem, Warning};
+pub use optimizely_config::{
+    OptimizelyAttribute, OptimizelyAudience, OptimizelyConfig, OptimizelyEvent, OptimizelyExperiment,
+    OptimizelyFeature, OptimizelyVariable, OptimizelyVariation,
+};
 pub use semver::TargetVersion;
 pub use tree::Tree;
 pub use variable::VariableType;

@@ -5,6 +5,7 @@
 //! When that read fails it is repeated with path tracking, so the error names the field.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use serde_json::Value;
@@ -22,7 +23,7 @@ const SUPPORTED_VERSIONS: [&str; 3] = ["2", "3", "4"];
 
 pub(crate) fn parse(text: &str) -> Result<ProjectConfig, DatafileError> {
     match serde_json::from_str::<raw::Datafile<'_>>(text) {
-        Ok(raw) => compile(raw),
+        Ok(raw) => compile(raw, text),
         Err(e) if e.is_syntax() || e.is_eof() => Err(DatafileError::Json(e)),
         Err(_) => Err(located_error(text)),
     }
@@ -57,7 +58,7 @@ fn exact<T>(iter: impl Iterator<Item = T>) -> Vec<T> {
     v
 }
 
-fn compile(raw: raw::Datafile<'_>) -> Result<ProjectConfig, DatafileError> {
+fn compile(raw: raw::Datafile<'_>, text: &str) -> Result<ProjectConfig, DatafileError> {
     if !SUPPORTED_VERSIONS.contains(&&*raw.version) {
         return Err(DatafileError::UnsupportedVersion(format!("{:?}", raw.version)));
     }
@@ -186,11 +187,12 @@ fn compile(raw: raw::Datafile<'_>) -> Result<ProjectConfig, DatafileError> {
         flag_by_key,
         event_by_key,
         attribute_by_key,
+        datafile: Arc::from(text),
     })
 }
 
 /// Python truthiness of a JSON value (how the reference SDK reads `sendFlagDecisions`).
-fn truthy(v: &Value) -> bool {
+pub(crate) fn truthy(v: &Value) -> bool {
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use vario_core::{Attributes, FlagDecision, ProfileState, User, decide_flag, experiment_variation};
-use vario_datafile::{ProjectConfig, VariableType, VariationRef};
+use vario_datafile::{OptimizelyConfig, ProjectConfig, VariableType, VariationRef};
 use vario_events::{EventDispatcher, EventFactory};
 
 use crate::builder::ClientBuilder;
@@ -66,21 +66,28 @@ impl Inner {
     }
 }
 
-/// A config together with what is derived from it once (the event factory).
+/// A config together with what is derived from it once (the event factory, and the
+/// OptimizelyConfig view when first asked for).
 pub(crate) struct Loaded {
     pub(crate) config: Arc<ProjectConfig>,
     pub(crate) events: Arc<EventFactory>,
+    /// Shared by every handle on this config.
+    pub(crate) view: Arc<OnceLock<Arc<OptimizelyConfig>>>,
 }
 
 impl Loaded {
     pub(crate) fn new(config: Arc<ProjectConfig>) -> Arc<Self> {
-        Arc::new(Self { events: Arc::new(EventFactory::new(&config)), config })
+        Arc::new(Self { events: Arc::new(EventFactory::new(&config)), config, view: Arc::default() })
     }
 
     /// Another handle on the same config and event factory, with a reference count of
     /// its own (see `current`).
     pub(crate) fn handle(&self) -> Arc<Self> {
-        Arc::new(Self { config: Arc::clone(&self.config), events: Arc::clone(&self.events) })
+        Arc::new(Self {
+            config: Arc::clone(&self.config),
+            events: Arc::clone(&self.events),
+            view: Arc::clone(&self.view),
+        })
     }
 }
 
@@ -144,6 +151,15 @@ impl Client {
     /// The current config, if any.
     pub fn config(&self) -> Option<Arc<ProjectConfig>> {
         self.loaded().map(|l| l.config.clone())
+    }
+
+    /// The OptimizelyConfig view of the current config, as the official SDKs'
+    /// `get_optimizely_config()` answers it; `None` until a config is loaded. Built once
+    /// per config. Serialized with serde it is the body of Optimizely Agent's
+    /// `GET /v1/config`.
+    pub fn optimizely_config(&self) -> Option<Arc<OptimizelyConfig>> {
+        let loaded = self.loaded()?;
+        Some(Arc::clone(loaded.view.get_or_init(|| Arc::new(loaded.config.optimizely_config()))))
     }
 
     pub(crate) fn loaded(&self) -> Option<Arc<Loaded>> {

@@ -56,5 +56,8 @@ pub use processor::{CloseReport, EventProcessor, EventProcessorConfig, EventStat
 pub use profile::{InMemoryUserProfileService, ProfileServiceError, UserProfile, UserProfileService};
 pub use user_context::{Decision, DecisionError, UserContext};
 pub use vario_core::{AttributeValue, Attributes, DecisionSource, FlagDecision, Reason};
-pub use vario_datafile::{DatafileError, ProjectConfig};
+pub use vario_datafile::{
+    DatafileError, OptimizelyAttribute, OptimizelyAudience, OptimizelyConfig, OptimizelyEvent, OptimizelyExperiment,
+    OptimizelyFeature, OptimizelyVariable, OptimizelyVariation, ProjectConfig,
+};
 pub use vario_events::{DispatchError, EventDispatcher, LogEvent};

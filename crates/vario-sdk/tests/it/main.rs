@@ -1,5 +1,6 @@
 //! Integration tests of vario-sdk: one test per item of the SDK spec's edge-case
-//! checklist (items 1–72), each marked `Checklist N`, plus property tests.
+//! checklist (items 1–72), each marked `Checklist N`, plus property tests and the
+//! OptimizelyConfig view against the reference SDK's answers.
 
 mod audiences;
 mod bucketing;
@@ -11,6 +12,7 @@ mod flags;
 mod forced;
 mod http;
 mod notifications;
+mod optimizely_config;
 mod processor;
 mod profiles;
 mod props;
