@@ -8,7 +8,7 @@
 //! - CORS on the two public SDK routes above (`[cors]`), never on the others.
 //! - `POST /ofrep/v1/evaluate/flags[/{key}]`: OpenFeature remote evaluation (OFREP) of
 //!   the environment whose SDK key is the credential; impressions go into the log.
-//! - `POST /v1/decide`, `/v1/track`, `/v1/override`, `GET /v1/datafile`: Optimizely
+//! - `POST /v1/decide`, `/v1/track`, `/v1/override`, `GET /v1/config`, `/v1/datafile`: Optimizely
 //!   Agent's API for the environment named by `X-Optimizely-SDK-Key`.
 //! - `POST /api/v1/query` (admin token): read-only SQL over the stored events.
 //! - `/api/v1/projects/...` (admin token): project management; every change publishes
@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/decide", post(routes::agent::decide))
         .route("/v1/track", post(routes::agent::track))
         .route("/v1/override", post(routes::agent::override_variation))
+        .route("/v1/config", get(routes::agent::config))
         .route("/v1/datafile", get(routes::agent::datafile))
         .route("/health", get(routes::agent::health))
         .route("/v1/batch", post(routes::agent_batch::batch))

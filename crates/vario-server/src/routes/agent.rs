@@ -1,6 +1,6 @@
 //! Optimizely Agent's REST API, so that Agent's clients work against `vario serve`
 //! unchanged: `POST /v1/decide`, `POST /v1/track`, `POST /v1/override`,
-//! `GET /v1/datafile`, `GET /health`. `X-Optimizely-SDK-Key` names the environment; decisions are made
+//! `GET /v1/config`, `GET /v1/datafile`, `GET /health`. `X-Optimizely-SDK-Key` names the environment; decisions are made
 //! by the environment's SDK client (`decisions`), so they are the official SDKs', and
 //! events go straight into the event log. Requests and answers have Agent's shapes,
 //! errors Agent's `{"error": "..."}`.
@@ -107,6 +107,16 @@ pub async fn health() -> Json<Value> {
 pub async fn datafile(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, Refusal> {
     let (_, bytes) = environment(&app, &headers)?;
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from(bytes)).into_response())
+}
+
+/// `GET /v1/config`: the environment's OptimizelyConfig, as the official SDKs'
+/// `get_optimizely_config()` builds it.
+pub async fn config(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, Refusal> {
+    let (client, _) = environment(&app, &headers)?;
+    let view = client.optimizely_config().ok_or_else(|| {
+        AgentError(StatusCode::SERVICE_UNAVAILABLE, "the environment's datafile is not loaded yet".to_owned())
+    })?;
+    Ok((StatusCode::OK, Json(view.as_ref())).into_response())
 }
 
 #[derive(Default, Deserialize)]

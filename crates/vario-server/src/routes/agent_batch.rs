@@ -96,6 +96,7 @@ async fn run(app: &AppState, op: Operation) -> Value {
         }
         ("POST", "/v1/override") => agent::override_variation(state, headers, body()).await.into_response(),
         ("GET", "/v1/datafile") => agent::datafile(state, headers).await.into_response(),
+        ("GET", "/v1/config") => agent::config(state, headers).await.into_response(),
         ("GET", "/health") => agent::health().await.into_response(),
         _ => agent_error(StatusCode::NOT_FOUND, &format!("no batch operation {} {path}", op.method)),
     };

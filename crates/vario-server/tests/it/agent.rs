@@ -199,3 +199,25 @@ fn batch_runs_each_operation_as_if_sent_alone() {
     let many = json!({"operations": vec![json!({"method": "GET", "url": "/health"}); 501]});
     assert!(agent_error(&request("POST", &url, &[], Some(&bytes(&many))), 422).contains("500"));
 }
+
+#[test]
+fn config_is_the_sdks_optimizely_config_of_the_environment() {
+    let server = started();
+    let url = format!("{}/v1/config", server.url);
+    let answer = request("GET", &url, &[("x-optimizely-sdk-key", KEY)], None);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let expected = serde_json::to_value(local().optimizely_config().unwrap().as_ref()).unwrap();
+    assert_eq!(answer.json(), expected);
+    // The fields of Agent's OptimizelyConfig schema.
+    let config = answer.json();
+    for field in ["experimentsMap", "featuresMap"] {
+        assert!(config[field].is_object(), "{field}: {config}");
+    }
+    for field in ["attributes", "audiences", "events"] {
+        assert!(config[field].is_array(), "{field}: {config}");
+    }
+    assert!(config["revision"].is_string(), "{config}");
+    assert!(!config["featuresMap"].as_object().unwrap().is_empty(), "{config}");
+    let no_key = request("GET", &url, &[], None);
+    assert!(agent_error(&no_key, 400).contains("X-Optimizely-SDK-Key"));
+}
