@@ -25,6 +25,8 @@ pub struct ServerConfig {
     pub cors: CorsConfig,
     /// Sign-in cookies and proxies.
     pub pages: PagesConfig,
+    /// Optimizely Agent's API.
+    pub agent: AgentConfig,
     /// After a shutdown signal, how long in-flight requests may take to finish.
     pub shutdown_grace: Duration,
 }
@@ -40,6 +42,7 @@ impl ServerConfig {
             storage: StorageConfig::default(),
             cors: CorsConfig::default(),
             pages: PagesConfig::default(),
+            agent: AgentConfig::default(),
             shutdown_grace: Duration::from_secs(30),
         }
     }
@@ -56,6 +59,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("storage", &self.storage)
             .field("cors", &self.cors)
             .field("pages", &self.pages)
+            .field("agent", &self.agent)
             .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
@@ -273,4 +277,68 @@ impl Default for CorsConfig {
     fn default() -> Self {
         Self { allowed_origins: vec!["*".to_owned()], max_age_seconds: 7200 }
     }
+}
+
+/// `[agent]`: Optimizely Agent's API (`/v1/decide`, `/v1/activate`, ...).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Users whose bucketing each environment remembers in memory (Agent's in-memory
+    /// user profile service): a user keeps their variation while traffic allocation
+    /// changes, and `/v1/lookup` and `/v1/save` read and write these profiles. Past it,
+    /// the user stored first is forgotten first. 0 turns profiles off; then lookup and
+    /// save answer 500, as Agent without a profile service.
+    pub user_profiles: usize,
+    /// Agent's JWT auth (`[agent.auth]`); off without HMAC secrets.
+    pub auth: AgentAuthConfig,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self { user_profiles: 100_000, auth: AgentAuthConfig::default() }
+    }
+}
+
+/// `[agent.auth]`: Agent's JWT auth, with Agent's settings (secrets and hashes in
+/// standard base64, as Agent's configuration has them).
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentAuthConfig {
+    /// Secrets that tokens may be signed with (HS256/384/512); the first signs the
+    /// tokens `POST /oauth/token` issues. Empty: no token is asked for.
+    pub hmac_secrets: Vec<String>,
+    /// How long issued tokens are valid.
+    pub ttl_seconds: u64,
+    /// Who may ask `POST /oauth/token` for a token, and for which environments.
+    pub clients: Vec<AgentClientConfig>,
+}
+
+impl Default for AgentAuthConfig {
+    fn default() -> Self {
+        Self { hmac_secrets: Vec::new(), ttl_seconds: 1800, clients: Vec::new() }
+    }
+}
+
+impl std::fmt::Debug for AgentAuthConfig {
+    /// Never prints a secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentAuthConfig")
+            .field("hmac_secrets", &self.hmac_secrets.len())
+            .field("ttl_seconds", &self.ttl_seconds)
+            .field("clients", &self.clients.iter().map(|c| &c.id).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// One `[[agent.auth.clients]]` entry: OAuth client credentials.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentClientConfig {
+    /// The `client_id`.
+    pub id: String,
+    /// The base64 of the bcrypt hash of the secret's bytes (the client sends the base64
+    /// of the bytes as `client_secret`), as Agent's `generate_secret` makes them.
+    pub secret_hash: String,
+    /// The environments its tokens open.
+    pub sdk_keys: Vec<String>,
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use vario_datafile::ProjectConfig;
-use vario_sdk::{Client, DispatchError, EventDispatcher, LogEvent};
+use vario_sdk::{Client, DispatchError, EventDispatcher, InMemoryUserProfileService, LogEvent};
 use vario_store::{PreparedBatch, now_ms};
 
 use crate::error::{ApiError, Code};
@@ -23,37 +23,63 @@ struct Deciding {
     // The ETag of the hosted datafile the client decides on.
     etag: String,
     client: Arc<Client>,
+    // The client's user profiles; `None` when turned off.
+    profiles: Option<Arc<InMemoryUserProfileService>>,
 }
 
 impl Decisions {
     /// The client of `sdk_key`, deciding on `hosted` (a changed datafile is loaded into
     /// the existing client, so its queued events are kept).
     pub fn client(&self, app: &AppState, sdk_key: &str, hosted: &Hosted) -> Result<Arc<Client>, ApiError> {
+        self.with_client(app, sdk_key, hosted, |d| Arc::clone(&d.client))
+    }
+
+    /// The user profiles the client of `sdk_key` keeps (`None` when turned off, see
+    /// [`crate::AgentConfig::user_profiles`]).
+    pub fn profiles(
+        &self,
+        app: &AppState,
+        sdk_key: &str,
+        hosted: &Hosted,
+    ) -> Result<Option<Arc<InMemoryUserProfileService>>, ApiError> {
+        self.with_client(app, sdk_key, hosted, |d| d.profiles.clone())
+    }
+
+    fn with_client<T>(
+        &self,
+        app: &AppState,
+        sdk_key: &str,
+        hosted: &Hosted,
+        read: impl FnOnce(&Deciding) -> T,
+    ) -> Result<T, ApiError> {
         let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(d) = clients.get(sdk_key).filter(|d| d.etag == hosted.etag) {
-            return Ok(Arc::clone(&d.client));
+            return Ok(read(d));
         }
         let text = std::str::from_utf8(&hosted.bytes).map_err(ApiError::internal)?;
         // Hosted datafiles were checked when stored; one that no longer loads is a bug.
         let config = Arc::new(ProjectConfig::from_json(text).map_err(ApiError::internal)?);
-        let client = match clients.get_mut(sdk_key) {
+        match clients.get_mut(sdk_key) {
             Some(d) => {
                 d.client.set_config(config);
                 d.etag.clone_from(&hosted.etag);
-                Arc::clone(&d.client)
+                Ok(read(d))
             }
             None => {
-                let client = Client::builder()
-                    .config(config)
-                    .event_dispatcher(StoreDispatcher { app: app.clone() })
-                    .build()
-                    .map_err(ApiError::internal)?;
-                let client = Arc::new(client);
-                clients.insert(sdk_key.to_owned(), Deciding { etag: hosted.etag.clone(), client: Arc::clone(&client) });
-                client
+                let capacity = app.config().agent.user_profiles;
+                let profiles = (capacity > 0).then(|| Arc::new(InMemoryUserProfileService::with_capacity(capacity)));
+                let mut builder =
+                    Client::builder().config(config).event_dispatcher(StoreDispatcher { app: app.clone() });
+                if let Some(profiles) = &profiles {
+                    builder = builder.user_profile_service(Arc::clone(profiles));
+                }
+                let client = Arc::new(builder.build().map_err(ApiError::internal)?);
+                let d = Deciding { etag: hosted.etag.clone(), client, profiles };
+                let answer = read(&d);
+                clients.insert(sdk_key.to_owned(), d);
+                Ok(answer)
             }
-        };
-        Ok(client)
+        }
     }
 
     /// Delivers every queued event into the log and drops the clients (at shutdown,

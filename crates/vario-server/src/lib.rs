@@ -23,6 +23,7 @@
 //! until a shutdown signal and leaves everything accepted on disk.
 #![deny(missing_docs)]
 
+pub mod agent_auth;
 pub mod auth;
 pub mod body;
 pub mod budget;
@@ -51,7 +52,10 @@ use axum::routing::{get, post, put};
 use tokio::net::TcpListener;
 
 pub use auth::TokenSource;
-pub use config::{CorsConfig, EventsConfig, Limits, PagesConfig, ServerConfig, StorageConfig};
+pub use config::{
+    AgentAuthConfig, AgentClientConfig, AgentConfig, CorsConfig, EventsConfig, Limits, PagesConfig, ServerConfig,
+    StorageConfig,
+};
 pub use error::{ApiError, Code, ServerError};
 pub use state::AppState;
 
@@ -72,11 +76,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/ofrep/v1/evaluate/flags", cors::public(post(routes::ofrep::evaluate_flags), &cors, &[Method::POST]))
         .route("/v1/decide", post(routes::agent::decide))
+        .route("/v1/activate", post(routes::agent_activate::activate))
         .route("/v1/track", post(routes::agent::track))
         .route("/v1/override", post(routes::agent::override_variation))
+        .route("/v1/lookup", post(routes::agent_profiles::lookup))
+        .route("/v1/save", post(routes::agent_profiles::save))
         .route("/v1/config", get(routes::agent::config))
         .route("/v1/datafile", get(routes::agent::datafile))
         .route("/health", get(routes::agent::health))
+        .route("/oauth/token", post(routes::agent::oauth_token))
         .route("/v1/batch", post(routes::agent_batch::batch))
         .route("/api/v1/environments/{sdk_key}/datafile", put(routes::datafiles::put_datafile))
         .route("/api/v1/query", post(routes::query::post_query))

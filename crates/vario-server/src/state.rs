@@ -73,6 +73,8 @@ struct Inner {
     stopping: CancellationToken,
     // The SDK clients that decide for OFREP requests.
     decisions: crate::decisions::Decisions,
+    // Agent's JWT auth, checked once at start.
+    agent_auth: crate::agent_auth::AgentAuth,
 }
 
 impl AppState {
@@ -82,6 +84,7 @@ impl AppState {
     /// written by a newer Vario do: the error names both versions.
     pub fn open(config: ServerConfig) -> Result<(Self, TokenSource), ServerError> {
         check(&config)?;
+        let agent_auth = crate::agent_auth::AgentAuth::from_config(&config.agent.auth)?;
         let (admin_token, source) = resolve_admin_token(config.admin_token.as_deref(), &config.data_dir)?;
         let metrics = Arc::new(Metrics::default());
         let observer = Arc::clone(&metrics);
@@ -146,6 +149,7 @@ impl AppState {
             query_slots: Arc::new(tokio::sync::Semaphore::new(query_slots)),
             stopping: CancellationToken::new(),
             decisions: crate::decisions::Decisions::default(),
+            agent_auth,
         };
         Ok((Self { inner: Arc::new(inner) }, source))
     }
@@ -158,6 +162,11 @@ impl AppState {
     /// The SDK clients deciding for remote evaluation requests.
     pub fn decisions(&self) -> &crate::decisions::Decisions {
         &self.inner.decisions
+    }
+
+    /// Agent's JWT auth.
+    pub fn agent_auth(&self) -> &crate::agent_auth::AgentAuth {
+        &self.inner.agent_auth
     }
 
     /// The configuration.

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
-use vario_server::{AppState, CorsConfig, EventsConfig, Limits, PagesConfig, ServerConfig, StorageConfig, TokenSource};
+use vario_server::{
+    AgentConfig, AppState, CorsConfig, EventsConfig, Limits, PagesConfig, ServerConfig, StorageConfig, TokenSource,
+};
 
 /// Every environment variable `vario serve` reads. Each one stands for the flag of the
 /// same name; a flag given on the command line wins.
@@ -53,7 +55,7 @@ pub struct Args {
     /// Directory of the event log, datafiles and admin token [default: ./vario-data].
     #[arg(long, env = env::DATA_DIR, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// TOML file with further settings (sections events, limits, storage, cors, pages; see docs/http-api.md).
+    /// TOML file with further settings (sections events, limits, storage, cors, pages, agent; see docs/http-api.md).
     #[arg(long, env = env::CONFIG, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Token for the admin API; without one, a token is generated and kept in the data directory.
@@ -74,8 +76,8 @@ pub struct Args {
     pub log: Option<String>,
 }
 
-/// The TOML file: the flags' settings plus the `[events]`, `[limits]`, `[storage]` and
-/// `[cors]` tables of the server. Unknown keys are errors, so a typo does not go unnoticed.
+/// The TOML file: the flags' settings plus the `[events]`, `[limits]`, `[storage]`,
+/// `[cors]`, `[pages]` and `[agent]` tables of the server. Unknown keys are errors, so a typo does not go unnoticed.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct FileConfig {
@@ -89,6 +91,7 @@ struct FileConfig {
     storage: StorageConfig,
     cors: CorsConfig,
     pages: PagesConfig,
+    agent: AgentConfig,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -121,6 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         config.cors.allowed_origins = cors_origins;
     }
     config.pages = file.pages;
+    config.agent = file.agent;
     if let Some(seconds) = file.shutdown_grace_seconds {
         config.shutdown_grace = Duration::from_secs(seconds);
     }

@@ -17,13 +17,13 @@ use serde_json::{Map, Value, json};
 use vario_sdk::{Attributes, Client, DecideOptions, Decision, DecisionSource};
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, Hosted};
 
 /// The header that names the environment, as Agent's.
 pub const SDK_KEY_HEADER: &str = "x-optimizely-sdk-key";
 
 /// An error in Agent's shape: status and message.
-pub struct AgentError(StatusCode, String);
+pub struct AgentError(pub(super) StatusCode, pub(super) String);
 
 impl IntoResponse for AgentError {
     fn into_response(self) -> Response {
@@ -31,7 +31,7 @@ impl IntoResponse for AgentError {
     }
 }
 
-fn bad_request(message: impl Into<String>) -> AgentError {
+pub(super) fn bad_request(message: impl Into<String>) -> AgentError {
     AgentError(StatusCode::BAD_REQUEST, message.into())
 }
 
@@ -66,22 +66,44 @@ impl From<ApiError> for Refusal {
 }
 
 /// The environment's client (and the hosted datafile's bytes).
-fn environment(app: &AppState, headers: &HeaderMap) -> Result<(Arc<Client>, axum::body::Bytes), Refusal> {
+pub(super) fn environment(app: &AppState, headers: &HeaderMap) -> Result<(Arc<Client>, axum::body::Bytes), Refusal> {
+    let (sdk_key, hosted) = hosted(app, headers)?;
+    let client = app.decisions().client(app, sdk_key, &hosted)?;
+    Ok((client, hosted.bytes.clone()))
+}
+
+/// The SDK key a request names and its hosted datafile.
+pub(super) fn hosted<'h>(app: &AppState, headers: &'h HeaderMap) -> Result<(&'h str, Arc<Hosted>), Refusal> {
     let sdk_key = headers
         .get(SDK_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty())
         .ok_or_else(|| bad_request("missing required X-Optimizely-SDK-Key header"))?;
+    app.agent_auth()
+        .authorize_api(headers, sdk_key)
+        .map_err(|e| AgentError(StatusCode::UNAUTHORIZED, e.to_string()))?;
     let hosted = app
         .hosted(sdk_key)
         .ok_or_else(|| AgentError(StatusCode::FORBIDDEN, format!("no datafile is hosted for SDK key {sdk_key:?}")))?;
-    let client = app.decisions().client(app, sdk_key, &hosted)?;
-    Ok((client, hosted.bytes.clone()))
+    Ok((sdk_key, hosted))
+}
+
+/// `POST /oauth/token`: a token for a configured client (OAuth client credentials).
+pub async fn oauth_token(State(app): State<AppState>, headers: HeaderMap, request: Body) -> Result<Response, Refusal> {
+    let (form, _charge) = app.read_body(&headers, request, app.config().limits.max_form_bytes).await?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    Ok(match app.agent_auth().issue(content_type, &form, false) {
+        Ok(issued) => (StatusCode::OK, Json(issued)).into_response(),
+        Err(refused) => {
+            let status = StatusCode::from_u16(refused.status).unwrap_or(StatusCode::UNAUTHORIZED);
+            (status, Json(refused)).into_response()
+        }
+    })
 }
 
 /// A JSON body as Agent reads it: empty is an empty object; field names as sent.
-async fn body<T: for<'de> Deserialize<'de> + Default>(
+pub(super) async fn body<T: for<'de> Deserialize<'de> + Default>(
     app: &AppState,
     headers: &HeaderMap,
     body: Body,
@@ -93,7 +115,7 @@ async fn body<T: for<'de> Deserialize<'de> + Default>(
     serde_json::from_slice(&bytes).map_err(|e| bad_request(format!("error parsing request body: {e}")).into())
 }
 
-fn attributes(map: Option<Map<String, Value>>) -> Attributes {
+pub(super) fn attributes(map: Option<Map<String, Value>>) -> Attributes {
     map.map(Attributes::from).unwrap_or_default()
 }
 

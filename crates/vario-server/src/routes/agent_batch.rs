@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::agent::{self, Refusal};
+use super::{agent_activate, agent_profiles};
 use crate::state::AppState;
 
 /// Most operations in one batch (Agent's default).
@@ -90,10 +91,15 @@ async fn run(app: &AppState, op: Operation) -> Value {
     let state = State(app.clone());
     let response = match (op.method.to_ascii_uppercase().as_str(), path.as_str()) {
         ("POST", "/v1/decide") => agent::decide(state, RawQuery(Some(query)), headers, body()).await.into_response(),
+        ("POST", "/v1/activate") => {
+            agent_activate::activate(state, RawQuery(Some(query)), headers, body()).await.into_response()
+        }
         ("POST", "/v1/track") => {
             let event_key = form(&query, "eventKey");
             agent::track(state, Query(agent::TrackQuery::new(event_key)), headers, body()).await.into_response()
         }
+        ("POST", "/v1/lookup") => agent_profiles::lookup(state, headers, body()).await.into_response(),
+        ("POST", "/v1/save") => agent_profiles::save(state, headers, body()).await.into_response(),
         ("POST", "/v1/override") => agent::override_variation(state, headers, body()).await.into_response(),
         ("GET", "/v1/datafile") => agent::datafile(state, headers).await.into_response(),
         ("GET", "/v1/config") => agent::config(state, headers).await.into_response(),

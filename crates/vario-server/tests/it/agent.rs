@@ -221,3 +221,197 @@ fn config_is_the_sdks_optimizely_config_of_the_environment() {
     let no_key = request("GET", &url, &[], None);
     assert!(agent_error(&no_key, 400).contains("X-Optimizely-SDK-Key"));
 }
+
+/// Agent's `Decision`: the fields of its document's schema and their types.
+fn check_activate_shape(d: &Value) {
+    for field in ["userId", "experimentKey", "featureKey", "variationKey", "type"] {
+        assert!(d[field].is_string(), "{field}: {d}");
+    }
+    assert!(d["enabled"].is_boolean(), "{d}");
+    assert!(d.get("variables").is_none_or(Value::is_object), "{d}");
+    assert!(d.get("error").is_none_or(Value::is_string), "{d}");
+    let known = ["userId", "experimentKey", "featureKey", "variationKey", "type", "enabled", "variables", "error"];
+    assert!(d.as_object().unwrap().keys().all(|k| known.contains(&k.as_str())), "{d}");
+}
+
+fn by_key(decisions: &Value) -> std::collections::BTreeMap<String, Value> {
+    decisions
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {decisions}"))
+        .iter()
+        .map(|d| {
+            check_activate_shape(d);
+            let key = if d["type"] == "feature" { &d["featureKey"] } else { &d["experimentKey"] };
+            (key.as_str().unwrap().to_owned(), d.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn activate_decides_experiments_and_features_as_the_sdk_and_stores_impressions_unless_disabled() {
+    let server = started();
+    let client = local();
+    let attrs = vario_sdk::Attributes::from(attributes().as_object().unwrap().clone());
+    let body = json!({"userId": "user_7", "userAttributes": attributes()});
+
+    let some = post(&server, "/v1/activate?experimentKey=ab_exp_1&featureKey=flag_2&disableTracking=true", &body);
+    assert_eq!(some.status, 200, "{}", some.body);
+    let some = by_key(&some.json());
+    assert_eq!(some.len(), 2, "{some:?}");
+    let variation = client.get_variation("ab_exp_1", "user_7", &attrs).map(|v| v.key().to_owned()).unwrap_or_default();
+    let exp = &some["ab_exp_1"];
+    assert_eq!((exp["type"].as_str(), exp["variationKey"].as_str()), (Some("experiment"), Some(variation.as_str())));
+    assert_eq!(exp["enabled"], !variation.is_empty());
+    assert!(exp.get("variables").is_none(), "{exp}");
+    let user = client.create_user_context("user_7", attrs.clone());
+    let expected = user.decide("flag_2", DecideOptions::DISABLE_DECISION_EVENT);
+    let feature = &some["flag_2"];
+    assert_eq!(feature["type"], "feature");
+    assert_eq!(feature["enabled"], expected.enabled());
+    assert_eq!(feature["variationKey"], expected.variation_key().unwrap_or_default());
+    assert_eq!(feature["experimentKey"], expected.rule_key().unwrap_or_default());
+    assert_eq!(feature["variables"], Value::Object(expected.variables().clone()));
+    assert_eq!(feature["userId"], "user_7");
+
+    // type= adds every experiment (top-level and flag rules, not rollouts) or every flag.
+    let config = client.optimizely_config().unwrap();
+    let experiments = by_key(&post(&server, "/v1/activate?type=experiment&disableTracking=true", &body).json());
+    assert_eq!(experiments.keys().collect::<Vec<_>>(), config.experiments_map.keys().collect::<Vec<_>>());
+    let features = by_key(&post(&server, "/v1/activate?type=feature&disableTracking=true", &body).json());
+    assert_eq!(features.keys().collect::<Vec<_>>(), config.features_map.keys().collect::<Vec<_>>());
+    let enabled = by_key(&post(&server, "/v1/activate?type=feature&enabled=true&disableTracking=true", &body).json());
+    let disabled = by_key(&post(&server, "/v1/activate?type=feature&enabled=false&disableTracking=true", &body).json());
+    assert!(enabled.values().all(|d| d["enabled"] == true) && disabled.values().all(|d| d["enabled"] == false));
+    assert_eq!(enabled.len() + disabled.len(), features.len());
+    assert!(post(&server, "/v1/activate", &body).json().as_array().unwrap().is_empty());
+
+    // Unknown keys are decisions with an error; an unknown type and no user are refused.
+    let unknown = post(&server, "/v1/activate?experimentKey=nope&featureKey=nada", &body).json();
+    assert_eq!(
+        unknown,
+        json!([
+            {"userId": "user_7", "experimentKey": "nope", "featureKey": "", "variationKey": "", "type": "",
+             "enabled": false, "error": "experimentKey not found"},
+            {"userId": "user_7", "experimentKey": "", "featureKey": "nada", "variationKey": "", "type": "",
+             "enabled": false, "error": "featureKey not found"},
+        ])
+    );
+    assert_eq!(agent_error(&post(&server, "/v1/activate?type=flag", &body), 400), "type \"flag\" not supported");
+    assert!(agent_error(&post(&server, "/v1/activate?type=feature", &json!({})), 400).contains("userId"));
+
+    let dir = server.stop();
+    let reader = vario_store::LogReader::open(dir.path()).unwrap();
+    assert_eq!(reader.count().unwrap(), 0, "disableTracking sends nothing");
+
+    // With tracking, the impressions the SDK sends for the same calls.
+    let server = started();
+    let tracked = post(&server, "/v1/activate?experimentKey=ab_exp_1&featureKey=flag_2", &body);
+    assert_eq!(tracked.status, 200, "{}", tracked.body);
+    let recorded = Recorder::default();
+    let client = Client::builder()
+        .datafile(DATAFILE)
+        .unwrap()
+        .event_dispatcher(recorded.clone())
+        .immediate_events()
+        .build()
+        .unwrap();
+    client.activate("ab_exp_1", "user_7", &attrs);
+    client.create_user_context("user_7", attrs).decide("flag_2", DecideOptions::NONE);
+    client.close();
+    let impressions = recorded.events();
+    assert!(impressions > 0, "the SDK sends impressions for these calls");
+    assert_eq!(server.stop_and_count(), impressions);
+}
+
+/// Counts the events an SDK client sends.
+#[derive(Clone, Default)]
+struct Recorder(std::sync::Arc<std::sync::Mutex<u64>>);
+
+impl Recorder {
+    fn events(&self) -> u64 {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl EventDispatcher for Recorder {
+    fn dispatch(&self, event: &LogEvent) -> Result<(), DispatchError> {
+        let batch: Value = serde_json::from_slice(&event.json()).unwrap();
+        let events: usize = batch["visitors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|v| v["snapshots"].as_array().unwrap())
+            .map(|s| s["events"].as_array().unwrap().len())
+            .sum();
+        *self.0.lock().unwrap() += events as u64;
+        Ok(())
+    }
+}
+
+#[test]
+fn lookup_shows_the_bucketing_kept_and_save_makes_a_user_keep_a_variation() {
+    let server = started();
+    let client = local();
+    let none = vario_sdk::Attributes::default();
+    let activate = |user: &str| {
+        let answer =
+            post(&server, "/v1/activate?experimentKey=flag_1_test_0&disableTracking=true", &json!({"userId": user}));
+        answer.json()[0]["variationKey"].as_str().unwrap().to_owned()
+    };
+    let id_of = |key: &str| if key == "v0" { "68840" } else { "68868" };
+
+    let fresh = post(&server, "/v1/lookup", &json!({"userId": "sticky"}));
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+    assert_eq!(fresh.json(), json!({"userId": "sticky", "experimentBucketMap": {}}));
+    let variation = activate("sticky");
+    let kept = post(&server, "/v1/lookup", &json!({"userId": "sticky"})).json();
+    assert_eq!(
+        kept,
+        json!({"userId": "sticky", "experimentBucketMap": {"68809": {"variation_id": id_of(&variation)}}})
+    );
+
+    let natural = client.get_variation("flag_1_test_0", "saved", &none).unwrap().key().to_owned();
+    let other = if natural == "v0" { "v1" } else { "v0" };
+    let profile = json!({"userId": "saved", "experimentBucketMap": {"68809": {"variation_id": id_of(other)}}});
+    let saved = post(&server, "/v1/save", &profile);
+    assert_eq!((saved.status, saved.body.as_str()), (200, ""));
+    assert_eq!(activate("saved"), other, "the saved profile wins over bucketing");
+    assert_eq!(post(&server, "/v1/lookup", &json!({"userId": "saved"})).json(), profile);
+
+    assert!(agent_error(&post(&server, "/v1/lookup", &json!({})), 400).contains("userId"));
+    assert!(agent_error(&post(&server, "/v1/save", &json!({"experimentBucketMap": {}})), 400).contains("userId"));
+    let malformed = json!({"userId": "u", "experimentBucketMap": {"68809": "68840"}});
+    assert!(agent_error(&post(&server, "/v1/save", &malformed), 400).contains("variation_id"));
+
+    // Through /v1/batch as alone.
+    let ops = json!({"operations": [{"method": "POST", "url": "/v1/lookup", "body": {"userId": "saved"},
+                                     "headers": {"X-Optimizely-SDK-Key": KEY}}]});
+    let batch = request("POST", &format!("{}/v1/batch", server.url), &[], Some(&bytes(&ops))).json();
+    assert_eq!(batch["response"][0]["body"], profile);
+}
+
+#[test]
+fn user_profiles_are_bounded_and_can_be_turned_off() {
+    let bounded = TestServer::with(|c| c.agent.user_profiles = 2);
+    let bearer = format!("Bearer {ADMIN}");
+    let put = |server: &TestServer| {
+        let url = format!("{}/api/v1/environments/{KEY}/datafile", server.url);
+        assert_eq!(request("PUT", &url, &[("authorization", &bearer)], Some(DATAFILE.as_bytes())).status, 200);
+    };
+    put(&bounded);
+    for user in ["first", "second", "third"] {
+        let profile = json!({"userId": user, "experimentBucketMap": {"68809": {"variation_id": "68840"}}});
+        assert_eq!(post(&bounded, "/v1/save", &profile).status, 200);
+    }
+    let first = post(&bounded, "/v1/lookup", &json!({"userId": "first"})).json();
+    assert_eq!(first["experimentBucketMap"], json!({}), "the user stored first is forgotten first");
+    let third = post(&bounded, "/v1/lookup", &json!({"userId": "third"})).json();
+    assert_eq!(third["experimentBucketMap"], json!({"68809": {"variation_id": "68840"}}));
+
+    let off = TestServer::with(|c| c.agent.user_profiles = 0);
+    put(&off);
+    assert_eq!(agent_error(&post(&off, "/v1/lookup", &json!({"userId": "u"})), 500), "no user profile service found");
+    assert_eq!(agent_error(&post(&off, "/v1/save", &json!({"userId": "u"})), 500), "no user profile service found");
+    let decided = post(&off, "/v1/decide?keys=flag_1", &json!({"userId": "u"}));
+    assert_eq!(decided.status, 200, "decisions do not need profiles");
+}

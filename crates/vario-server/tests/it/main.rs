@@ -1,6 +1,7 @@
 //! Integration tests: a real server on 127.0.0.1:0, driven by a real HTTP client.
 
 mod agent;
+mod agent_auth;
 mod auth;
 mod cors;
 mod datafiles;
@@ -72,6 +73,12 @@ impl TestServer {
             Some(thread) => thread.join().expect("server thread"),
             None => Ok(()),
         }
+    }
+
+    /// Graceful shutdown; the number of events stored.
+    pub(crate) fn stop_and_count(self) -> u64 {
+        let dir = self.stop();
+        vario_store::LogReader::open(dir.path()).unwrap().count().unwrap()
     }
 
     pub(crate) fn stored(&self) -> u64 {
