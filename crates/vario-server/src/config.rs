@@ -289,13 +289,25 @@ pub struct AgentConfig {
     /// the user stored first is forgotten first. 0 turns profiles off; then lookup and
     /// save answer 500, as Agent without a profile service.
     pub user_profiles: usize,
+    /// Serve `/v1/notifications/event-stream` (Agent's `enableNotifications`). Off by
+    /// default, as in Agent: the stream shows every user's decisions and attributes to
+    /// whoever holds the SDK key.
+    pub notifications: bool,
+    /// Notification streams open at once, over every environment; past it, 503 with
+    /// `Retry-After`. Each also holds one of `max_connections`.
+    pub max_notification_streams: usize,
     /// Agent's JWT auth (`[agent.auth]`); off without HMAC secrets.
     pub auth: AgentAuthConfig,
 }
 
 impl Default for AgentConfig {
     fn default() -> Self {
-        Self { user_profiles: 100_000, auth: AgentAuthConfig::default() }
+        Self {
+            user_profiles: 100_000,
+            notifications: false,
+            max_notification_streams: 2_000,
+            auth: AgentAuthConfig::default(),
+        }
     }
 }
 

@@ -1,14 +1,19 @@
-//! Decisions made by the server for clients that ask over HTTP (OpenFeature's OFREP):
-//! one SDK client per environment, on the environment's hosted datafile, whose events go
-//! straight into the event log (no HTTP hop), deduplicated and durable as any batch.
+//! Decisions made by the server for clients that ask over HTTP (OpenFeature's OFREP,
+//! Optimizely Agent's API): one SDK client per environment, on the environment's hosted
+//! datafile, whose events go straight into the event log (no HTTP hop), deduplicated and
+//! durable as any batch; and the notification streams of those clients.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use tokio::sync::broadcast;
+
 use vario_datafile::ProjectConfig;
-use vario_sdk::{Client, DispatchError, EventDispatcher, InMemoryUserProfileService, LogEvent};
+use vario_sdk::{Client, DispatchError, EventDispatcher, InMemoryUserProfileService, ListenerId, LogEvent};
 use vario_store::{PreparedBatch, now_ms};
 
+use crate::agent_notifications::{self as notifications, Message};
 use crate::error::{ApiError, Code};
 use crate::state::{AppState, Hosted};
 use crate::validate::parse_events;
@@ -17,6 +22,8 @@ use crate::validate::parse_events;
 #[derive(Default)]
 pub struct Decisions {
     clients: Mutex<HashMap<String, Deciding>>,
+    // Notification streams open, over every environment.
+    streams: AtomicUsize,
 }
 
 struct Deciding {
@@ -25,6 +32,32 @@ struct Deciding {
     client: Arc<Client>,
     // The client's user profiles; `None` when turned off.
     profiles: Option<Arc<InMemoryUserProfileService>>,
+    // Its notification stream while anyone subscribes.
+    stream: Option<Stream>,
+}
+
+struct Stream {
+    sender: broadcast::Sender<Message>,
+    subscribers: usize,
+    listeners: Vec<ListenerId>,
+}
+
+/// Notifications a subscriber may fall behind by before it misses some: a stream that
+/// cannot keep up is told how many it missed, and never holds the deciding threads.
+const STREAM_BACKLOG: usize = 4096;
+
+/// One subscriber's notifications of one environment; unsubscribes when dropped.
+pub struct Subscription {
+    /// The messages, as they come.
+    pub receiver: broadcast::Receiver<Message>,
+    app: AppState,
+    sdk_key: String,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.app.decisions().unsubscribe(&self.sdk_key);
+    }
 }
 
 impl Decisions {
@@ -45,15 +78,91 @@ impl Decisions {
         self.with_client(app, sdk_key, hosted, |d| d.profiles.clone())
     }
 
+    /// Subscribes to the notifications of `sdk_key`'s client: its decisions, conversions
+    /// and config updates. At most `max` streams are open at once, over every
+    /// environment; past it, 503 with `Retry-After`.
+    pub fn subscribe(
+        &self,
+        app: &AppState,
+        sdk_key: &str,
+        hosted: &Hosted,
+        max: usize,
+    ) -> Result<Subscription, ApiError> {
+        if self.streams.fetch_add(1, Ordering::AcqRel) >= max {
+            self.streams.fetch_sub(1, Ordering::AcqRel);
+            return Err(ApiError::new(
+                Code::Overloaded,
+                format!(
+                    "{max} notification streams are open, as many as allowed (`[agent] max_notification_streams`); retry later"
+                ),
+            ));
+        }
+        let receiver = self.with_client(app, sdk_key, hosted, |d| {
+            let stream = d.stream.get_or_insert_with(|| {
+                let (sender, _) = broadcast::channel(STREAM_BACKLOG);
+                let center = d.client.notification_center();
+                let (decisions, tracks, updates) = (sender.clone(), sender.clone(), sender.clone());
+                let listeners = vec![
+                    center.add_decision_listener(move |n| {
+                        let _ = decisions.send(notifications::decision(n));
+                    }),
+                    center.add_track_listener(move |n| {
+                        let _ = tracks.send(notifications::track(n));
+                    }),
+                    center.add_config_update_listener(move |n| {
+                        let _ = updates.send(notifications::config_update(n));
+                    }),
+                ];
+                Stream { sender, subscribers: 0, listeners }
+            });
+            stream.subscribers += 1;
+            stream.sender.subscribe()
+        });
+        match receiver {
+            Ok(receiver) => Ok(Subscription { receiver, app: app.clone(), sdk_key: sdk_key.to_owned() }),
+            Err(e) => {
+                self.streams.fetch_sub(1, Ordering::AcqRel);
+                Err(e)
+            }
+        }
+    }
+
+    fn unsubscribe(&self, sdk_key: &str) {
+        self.streams.fetch_sub(1, Ordering::AcqRel);
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(d) = clients.get_mut(sdk_key) else { return };
+        let Some(stream) = d.stream.as_mut() else { return };
+        stream.subscribers = stream.subscribers.saturating_sub(1);
+        if stream.subscribers == 0 {
+            // The last one: deciding stops building messages.
+            for id in std::mem::take(&mut stream.listeners) {
+                d.client.notification_center().remove_listener(id);
+            }
+            d.stream = None;
+        }
+    }
+
+    /// Loads a newly hosted datafile into `sdk_key`'s client now, if it has one (so
+    /// that its notification streams tell of the change when it happens, not at the
+    /// next decision).
+    pub fn refresh(&self, app: &AppState, sdk_key: &str, hosted: &Hosted) {
+        if !self.clients.lock().unwrap_or_else(PoisonError::into_inner).contains_key(sdk_key) {
+            return;
+        }
+        if let Err(e) = self.with_client(app, sdk_key, hosted, |_| ()) {
+            tracing::warn!(sdk_key, error = %e.message, "the new datafile could not be loaded into the deciding client");
+        }
+    }
+
     fn with_client<T>(
         &self,
         app: &AppState,
         sdk_key: &str,
         hosted: &Hosted,
-        read: impl FnOnce(&Deciding) -> T,
+        read: impl FnOnce(&mut Deciding) -> T,
     ) -> Result<T, ApiError> {
         let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(d) = clients.get(sdk_key).filter(|d| d.etag == hosted.etag) {
+        if let Some(d) = clients.get_mut(sdk_key).filter(|d| d.etag == hosted.etag) {
             return Ok(read(d));
         }
         let text = std::str::from_utf8(&hosted.bytes).map_err(ApiError::internal)?;
@@ -74,8 +183,8 @@ impl Decisions {
                     builder = builder.user_profile_service(Arc::clone(profiles));
                 }
                 let client = Arc::new(builder.build().map_err(ApiError::internal)?);
-                let d = Deciding { etag: hosted.etag.clone(), client, profiles };
-                let answer = read(&d);
+                let mut d = Deciding { etag: hosted.etag.clone(), client, profiles, stream: None };
+                let answer = read(&mut d);
                 clients.insert(sdk_key.to_owned(), d);
                 Ok(answer)
             }

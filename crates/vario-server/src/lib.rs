@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod agent_auth;
+pub mod agent_notifications;
 pub mod auth;
 pub mod body;
 pub mod budget;
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(routes::agent::health))
         .route("/oauth/token", post(routes::agent::oauth_token))
         .route("/v1/batch", post(routes::agent_batch::batch))
+        .route("/v1/notifications/event-stream", get(routes::agent_notifications::event_stream))
         .route("/api/v1/environments/{sdk_key}/datafile", put(routes::datafiles::put_datafile))
         .route("/api/v1/query", post(routes::query::post_query))
         .route("/api/v1/experiments/{key}/results", get(routes::results::get_results))

@@ -228,6 +228,12 @@ impl AppState {
         self.inner.stopping.cancel();
     }
 
+    /// Cancelled when the server starts stopping: long-lived answers (notification
+    /// streams) end then, so that shutdown does not wait for them.
+    pub fn stopping(&self) -> CancellationToken {
+        self.inner.stopping.clone()
+    }
+
     /// The admin token.
     pub fn admin_token(&self) -> &str {
         &self.inner.admin_token
@@ -353,9 +359,11 @@ impl AppState {
         }
     }
 
-    /// Serves `hosted` for `sdk_key` from now on.
+    /// Serves `hosted` for `sdk_key` from now on (and decides on it: the deciding
+    /// client's notification streams tell of the change now).
     pub fn set_hosted(&self, sdk_key: String, hosted: Arc<Hosted>) {
-        self.inner.hosted.write().unwrap_or_else(PoisonError::into_inner).insert(sdk_key, hosted);
+        self.inner.hosted.write().unwrap_or_else(PoisonError::into_inner).insert(sdk_key.clone(), Arc::clone(&hosted));
+        self.decisions().refresh(self, &sdk_key, &hosted);
     }
 
     /// Bytes of all served datafiles.

@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod agent_activate;
 pub mod agent_batch;
+pub mod agent_notifications;
 pub mod agent_profiles;
 pub mod datafiles;
 pub mod events;

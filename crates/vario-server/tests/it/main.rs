@@ -2,6 +2,7 @@
 
 mod agent;
 mod agent_auth;
+mod agent_notifications;
 mod auth;
 mod cors;
 mod datafiles;
