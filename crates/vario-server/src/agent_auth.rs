@@ -104,31 +104,34 @@ fn now_seconds() -> f64 {
 }
 
 impl AgentAuth {
-    /// Checks the settings: secrets and hashes are base64, clients name SDK keys and
-    /// need a secret to sign with.
-    pub fn from_config(config: &AgentAuthConfig) -> Result<Self, ServerError> {
+    /// Checks the settings of `section` (`agent.auth` or, with `admin`, the admin
+    /// listener's `agent.admin.auth`): secrets and hashes are base64, clients need a
+    /// secret to sign with, and API clients name SDK keys (admin tokens open no
+    /// environment).
+    pub fn from_config(config: &AgentAuthConfig, section: &str, admin: bool) -> Result<Self, ServerError> {
         let secrets = config
             .hmac_secrets
             .iter()
             .enumerate()
-            .map(|(i, s)| decode_base64(&format!("agent.auth.hmac_secrets[{i}]"), s))
+            .map(|(i, s)| decode_base64(&format!("{section}.hmac_secrets[{i}]"), s))
             .collect::<Result<Vec<_>, _>>()?;
         if secrets.iter().any(Vec::is_empty) {
-            return Err(ServerError::Config("agent.auth.hmac_secrets: a secret is empty".into()));
+            return Err(ServerError::Config(format!("{section}.hmac_secrets: a secret is empty")));
         }
         let mut clients = Vec::with_capacity(config.clients.len());
         for (i, c) in config.clients.iter().enumerate() {
-            let hash = decode_base64(&format!("agent.auth.clients[{i}].secret_hash"), &c.secret_hash)?;
+            let hash = decode_base64(&format!("{section}.clients[{i}].secret_hash"), &c.secret_hash)?;
             let secret_hash = String::from_utf8(hash).map_err(|_| {
-                ServerError::Config(format!("agent.auth.clients[{i}].secret_hash is not the base64 of a bcrypt hash"))
+                ServerError::Config(format!("{section}.clients[{i}].secret_hash is not the base64 of a bcrypt hash"))
             })?;
-            if c.id.is_empty() || c.sdk_keys.is_empty() {
-                return Err(ServerError::Config(format!("agent.auth.clients[{i}] needs an id and sdk_keys")));
+            if c.id.is_empty() || (!admin && c.sdk_keys.is_empty()) {
+                let needs = if admin { "an id" } else { "an id and sdk_keys" };
+                return Err(ServerError::Config(format!("{section}.clients[{i}] needs {needs}")));
             }
             clients.push(Client { id: c.id.clone(), secret_hash, sdk_keys: c.sdk_keys.clone() });
         }
         if !clients.is_empty() && secrets.is_empty() {
-            return Err(ServerError::Config("agent.auth.clients need agent.auth.hmac_secrets to sign tokens".into()));
+            return Err(ServerError::Config(format!("{section}.clients need {section}.hmac_secrets to sign tokens")));
         }
         Ok(Self { secrets, clients, ttl: Duration::from_secs(config.ttl_seconds) })
     }

@@ -6,14 +6,16 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
-/// Everything the server needs to start.
-#[derive(Clone)]
+/// Everything the server needs to start. Serialized (for the admin listener's
+/// `/config`) without its secrets.
+#[derive(Clone, Serialize)]
 pub struct ServerConfig {
     /// Where the event log, the datafiles and the admin token live.
     pub data_dir: PathBuf,
     /// The admin token; when `None`, the one saved in the data directory, or a new one.
+    #[serde(skip_serializing)]
     pub admin_token: Option<String>,
     /// Events API settings.
     pub events: EventsConfig,
@@ -28,7 +30,17 @@ pub struct ServerConfig {
     /// Optimizely Agent's API.
     pub agent: AgentConfig,
     /// After a shutdown signal, how long in-flight requests may take to finish.
+    #[serde(rename = "shutdown_grace_seconds", serialize_with = "seconds")]
     pub shutdown_grace: Duration,
+}
+
+fn seconds<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Only the names of what is secret (project ids of write keys).
+fn keys_only<S: Serializer, V>(map: &BTreeMap<String, V>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(map.keys())
 }
 
 impl ServerConfig {
@@ -66,11 +78,12 @@ impl std::fmt::Debug for ServerConfig {
 }
 
 /// `[events]`: who may send events.
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventsConfig {
     /// Write key per project id. A batch for a project listed here must carry the key
     /// (`Authorization: Bearer KEY` or `X-Vario-Write-Key: KEY`).
+    #[serde(serialize_with = "keys_only")]
     pub write_keys: BTreeMap<String, String>,
     /// Refuse batches for projects that have no write key.
     pub require_write_key: bool,
@@ -92,7 +105,7 @@ impl std::fmt::Debug for EventsConfig {
 }
 
 /// `[limits]`: the largest requests accepted. Documented in `docs/http-api.md`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Largest event request body, compressed and decompressed: 3.5 MiB, Optimizely's
@@ -207,7 +220,7 @@ impl Default for Limits {
 }
 
 /// `[pages]`: the sign-in session of the pages behind TLS or a proxy.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PagesConfig {
     /// Mark the session cookie `Secure` always (the server is only reached over HTTPS).
@@ -219,7 +232,7 @@ pub struct PagesConfig {
 }
 
 /// `[storage]`: event log tuning.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
     /// Stop accepting events (503) once the log reaches about this many bytes.
@@ -262,7 +275,7 @@ impl Default for StorageConfig {
 
 /// `[cors]`: which web pages (origins) may load datafiles and send events from a browser.
 /// Only the public SDK routes answer cross-origin requests, never with credentials.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CorsConfig {
     /// `["*"]` (any page; the default, as the routes carry no credentials), a list of
@@ -280,7 +293,7 @@ impl Default for CorsConfig {
 }
 
 /// `[agent]`: Optimizely Agent's API (`/v1/decide`, `/v1/activate`, ...).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentConfig {
     /// Users whose bucketing each environment remembers in memory (Agent's in-memory
@@ -298,6 +311,21 @@ pub struct AgentConfig {
     pub max_notification_streams: usize,
     /// Agent's JWT auth (`[agent.auth]`); off without HMAC secrets.
     pub auth: AgentAuthConfig,
+    /// Agent's admin listener (`[agent.admin]`).
+    pub admin: AgentAdminConfig,
+}
+
+/// `[agent.admin]`: Agent's admin routes (`/config`, `/info`, `/metrics`,
+/// `/oauth/token` for admin tokens) on a listener of their own, as Agent serves them on
+/// its admin port, so that they can stay off the network the API faces.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentAdminConfig {
+    /// Where to listen (Agent's is port 8088); none: no admin listener.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Tokens the admin routes ask for (`[agent.admin.auth]`, with the `admin` claim);
+    /// off without HMAC secrets. Its clients need no `sdk_keys`.
+    pub auth: AgentAuthConfig,
 }
 
 impl Default for AgentConfig {
@@ -307,17 +335,19 @@ impl Default for AgentConfig {
             notifications: false,
             max_notification_streams: 2_000,
             auth: AgentAuthConfig::default(),
+            admin: AgentAdminConfig::default(),
         }
     }
 }
 
 /// `[agent.auth]`: Agent's JWT auth, with Agent's settings (secrets and hashes in
 /// standard base64, as Agent's configuration has them).
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentAuthConfig {
     /// Secrets that tokens may be signed with (HS256/384/512); the first signs the
     /// tokens `POST /oauth/token` issues. Empty: no token is asked for.
+    #[serde(skip_serializing)]
     pub hmac_secrets: Vec<String>,
     /// How long issued tokens are valid.
     pub ttl_seconds: u64,
@@ -343,13 +373,14 @@ impl std::fmt::Debug for AgentAuthConfig {
 }
 
 /// One `[[agent.auth.clients]]` entry: OAuth client credentials.
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentClientConfig {
     /// The `client_id`.
     pub id: String,
     /// The base64 of the bcrypt hash of the secret's bytes (the client sends the base64
     /// of the bytes as `client_secret`), as Agent's `generate_secret` makes them.
+    #[serde(skip_serializing)]
     pub secret_hash: String,
     /// The environments its tokens open.
     pub sdk_keys: Vec<String>,

@@ -23,6 +23,7 @@
 //! until a shutdown signal and leaves everything accepted on disk.
 #![deny(missing_docs)]
 
+pub mod agent_admin;
 pub mod agent_auth;
 pub mod agent_notifications;
 pub mod auth;
@@ -128,6 +129,9 @@ async fn time_request(State(app): State<AppState>, request: Request, next: Next)
     response
 }
 
+/// Connections the admin listener takes at once.
+const ADMIN_CONNECTIONS: usize = 64;
+
 /// Serves on `listener` until `shutdown` completes; then stops accepting, cancels the
 /// running queries, lets in-flight requests finish (for at most the configured grace
 /// period), commits every accepted batch and closes the event log. While the log cannot
@@ -137,6 +141,27 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let admin = match state.config().agent.admin.listen {
+        Some(address) => {
+            let bound = TcpListener::bind(address).await.map_err(|e| ServerError::Io {
+                message: format!("cannot listen on {address} for the admin routes ([agent.admin] listen)"),
+                source: e,
+            })?;
+            let local = bound.local_addr().unwrap_or(address);
+            state.set_admin_address(local);
+            tracing::info!(%local, "admin routes listening");
+            // Operators' tools only: a few connections, not a share of the API's.
+            let mut limits = state.config().limits.clone();
+            limits.max_connections = limits.max_connections.min(ADMIN_CONNECTIONS);
+            let (stopping, router) = (state.stopping(), agent_admin::router(state.clone()));
+            Some(tokio::spawn(async move {
+                if let Err(e) = listener::serve(bound, router, &limits, stopping.cancelled_owned()).await {
+                    tracing::error!(error = %e, "the admin listener failed");
+                }
+            }))
+        }
+        None => None,
+    };
     let reopen = tokio::spawn(reopen_store(state.clone()));
     let compaction = tokio::spawn(compact_periodically(state.clone()));
     let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
@@ -169,6 +194,9 @@ pub async fn serve(
     };
     reopen.abort();
     compaction.abort();
+    if let Some(admin) = admin {
+        admin.abort();
+    }
     // Decision events still queued in the deciding clients go into the log first.
     let deciding = state.clone();
     let _ = tokio::task::spawn_blocking(move || deciding.decisions().close()).await;

@@ -75,6 +75,11 @@ struct Inner {
     decisions: crate::decisions::Decisions,
     // Agent's JWT auth, checked once at start.
     agent_auth: crate::agent_auth::AgentAuth,
+    // The same for the admin listener.
+    admin_auth: crate::agent_auth::AgentAuth,
+    // Where the admin listener listens, once bound.
+    admin_address: std::sync::OnceLock<std::net::SocketAddr>,
+    started: Instant,
 }
 
 impl AppState {
@@ -84,7 +89,8 @@ impl AppState {
     /// written by a newer Vario do: the error names both versions.
     pub fn open(config: ServerConfig) -> Result<(Self, TokenSource), ServerError> {
         check(&config)?;
-        let agent_auth = crate::agent_auth::AgentAuth::from_config(&config.agent.auth)?;
+        let agent_auth = crate::agent_auth::AgentAuth::from_config(&config.agent.auth, "agent.auth", false)?;
+        let admin_auth = crate::agent_auth::AgentAuth::from_config(&config.agent.admin.auth, "agent.admin.auth", true)?;
         let (admin_token, source) = resolve_admin_token(config.admin_token.as_deref(), &config.data_dir)?;
         let metrics = Arc::new(Metrics::default());
         let observer = Arc::clone(&metrics);
@@ -150,6 +156,9 @@ impl AppState {
             stopping: CancellationToken::new(),
             decisions: crate::decisions::Decisions::default(),
             agent_auth,
+            admin_auth,
+            admin_address: std::sync::OnceLock::new(),
+            started: Instant::now(),
         };
         Ok((Self { inner: Arc::new(inner) }, source))
     }
@@ -226,6 +235,25 @@ impl AppState {
     /// Cancels every running query (at shutdown).
     pub fn cancel_queries(&self) {
         self.inner.stopping.cancel();
+    }
+
+    /// The admin listener's JWT auth (`[agent.admin.auth]`).
+    pub fn admin_auth(&self) -> &crate::agent_auth::AgentAuth {
+        &self.inner.admin_auth
+    }
+
+    /// Where the admin listener listens, once it does.
+    pub fn admin_address(&self) -> Option<std::net::SocketAddr> {
+        self.inner.admin_address.get().copied()
+    }
+
+    pub(crate) fn set_admin_address(&self, address: std::net::SocketAddr) {
+        let _ = self.inner.admin_address.set(address);
+    }
+
+    /// How long the server has been up.
+    pub fn uptime(&self) -> Duration {
+        self.inner.started.elapsed()
     }
 
     /// Cancelled when the server starts stopping: long-lived answers (notification

@@ -1,6 +1,7 @@
 //! Integration tests: a real server on 127.0.0.1:0, driven by a real HTTP client.
 
 mod agent;
+mod agent_admin;
 mod agent_auth;
 mod agent_notifications;
 mod auth;
