@@ -8,8 +8,11 @@
 //! - CORS on the two public SDK routes above (`[cors]`), never on the others.
 //! - `POST /ofrep/v1/evaluate/flags[/{key}]`: OpenFeature remote evaluation (OFREP) of
 //!   the environment whose SDK key is the credential; impressions go into the log.
-//! - `POST /v1/decide`, `/v1/track`, `/v1/override`, `GET /v1/config`, `/v1/datafile`: Optimizely
-//!   Agent's API for the environment named by `X-Optimizely-SDK-Key`.
+//! - `POST /v1/decide`, `/v1/activate`, `/v1/track`, `/v1/override`, `/v1/lookup`,
+//!   `/v1/save`, `/v1/batch`, `GET /v1/config`, `/v1/datafile`,
+//!   `/v1/notifications/event-stream`, `/health`, `POST /oauth/token`: Optimizely Agent's
+//!   API for the environment named by `X-Optimizely-SDK-Key`; Agent's admin routes on
+//!   the listener of `[agent.admin] listen` ([`agent_admin`]).
 //! - `POST /api/v1/query` (admin token): read-only SQL over the stored events.
 //! - `/api/v1/projects/...` (admin token): project management; every change publishes
 //!   the datafiles whose content changed. `GET /api/v1/openapi.json` describes it.

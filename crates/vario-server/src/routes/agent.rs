@@ -1,6 +1,7 @@
 //! Optimizely Agent's REST API, so that Agent's clients work against `vario serve`
 //! unchanged: `POST /v1/decide`, `POST /v1/track`, `POST /v1/override`,
-//! `GET /v1/config`, `GET /v1/datafile`, `GET /health`. `X-Optimizely-SDK-Key` names the environment; decisions are made
+//! `GET /v1/config`, `GET /v1/datafile`, `GET /health`, `POST /oauth/token` here;
+//! activate, lookup and save, batch and the notification stream beside. `X-Optimizely-SDK-Key` names the environment; decisions are made
 //! by the environment's SDK client (`decisions`), so they are the official SDKs', and
 //! events go straight into the event log. Requests and answers have Agent's shapes,
 //! errors Agent's `{"error": "..."}`.
