@@ -329,14 +329,14 @@ pub async fn override_variation(
         }
         client.set_forced_variation(experiment, user, Some(&request.variation_key));
     }
-    let mut answer = json!({
+    // Agent leaves its list nil when there is nothing to say, which Go writes `null`.
+    let messages = if messages.is_empty() { Value::Null } else { json!(messages) };
+    let answer = json!({
         "userId": user,
         "experimentKey": experiment,
         "variationKey": request.variation_key,
         "prevVariationKey": previous.unwrap_or_default(),
+        "messages": messages,
     });
-    if !messages.is_empty() {
-        answer["messages"] = json!(messages);
-    }
     Ok((StatusCode::OK, Json(answer)).into_response())
 }

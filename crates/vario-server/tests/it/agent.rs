@@ -150,7 +150,8 @@ fn override_forces_a_variation_until_removed_and_says_what_it_did() {
     assert_eq!(set.status, 200, "{}", set.body);
     assert_eq!(
         set.json(),
-        json!({"userId": "u9", "experimentKey": "flag_1_test_0", "variationKey": "v1", "prevVariationKey": ""})
+        json!({"userId": "u9", "experimentKey": "flag_1_test_0", "variationKey": "v1", "prevVariationKey": "",
+            "messages": null})
     );
     let decided = post(&server, "/v1/decide?keys=flag_1", &json!({"userId": "u9"})).json();
     assert_eq!((decided["variationKey"].as_str(), decided["ruleKey"].as_str()), (Some("v1"), Some("flag_1_test_0")));

@@ -3,6 +3,7 @@
 mod agent;
 mod agent_admin;
 mod agent_auth;
+mod agent_contract;
 mod agent_notifications;
 mod auth;
 mod cors;
