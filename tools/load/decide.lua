@@ -4,6 +4,13 @@ local mode = os.getenv("MODE") or "ofrep"
 local key = os.getenv("SDK_KEY") or "load"
 local flag = os.getenv("FLAG") or "flag_0"
 local countries = { "us", "de", "fr", "gb", "jp" }
+-- RATE (requests/s over every connection of CONNECTIONS): each connection waits its
+-- share before the next request, so latency is measured at that load, not at saturation.
+local rate = tonumber(os.getenv("RATE") or "0")
+local connections = tonumber(os.getenv("CONNECTIONS") or "32")
+if rate > 0 then
+  delay = function() return math.floor(connections * 1000 / rate) end
+end
 
 request = function()
   local user = "user_" .. math.random(1, 1000000)

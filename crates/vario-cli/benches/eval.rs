@@ -34,6 +34,25 @@ fn requests(n: usize) -> String {
     out
 }
 
+/// The mix the issue measures: half `decide_all` (every flag of the datafile), the rest
+/// single decisions and conversions.
+fn decide_all_heavy(n: usize) -> String {
+    let users = users(1000, 11);
+    let mut out = String::new();
+    for i in 0..n {
+        let (id, attrs) = &users[i % users.len()];
+        let request = match i % 4 {
+            0 | 1 => json!({"op": "decide_all", "user_id": id, "attributes": attrs}),
+            2 => json!({"op": "decide", "flag_key": format!("flag_{}", i % 20), "user_id": id, "attributes": attrs}),
+            _ => json!({"op": "track", "event_key": "event_1", "user_id": id, "attributes": attrs,
+                        "event_tags": {"revenue": 1200}}),
+        };
+        out.push_str(&request.to_string());
+        out.push('\n');
+    }
+    out
+}
+
 fn bench(c: &mut Criterion) {
     let config = ProjectConfig::from_value(&datafile(Shape::MEDIUM, 1)).expect("generated datafile is valid");
     const N: usize = 10_000;
@@ -45,6 +64,16 @@ fn bench(c: &mut Criterion) {
             let events = EventLines::new(Box::new(std::io::sink()), None);
             let evaluator = Evaluator::new(config.clone(), Some(events.clone())).expect("evaluator starts");
             evaluator.run(input.as_bytes(), std::io::sink(), Some(&events)).expect("sink never fails");
+        });
+    });
+    const HEAVY: usize = 2_000;
+    let heavy = decide_all_heavy(HEAVY);
+    group.throughput(Throughput::Elements(HEAVY as u64));
+    group.bench_function("decide_all_heavy_2k_requests", |b| {
+        b.iter(|| {
+            let events = EventLines::new(Box::new(std::io::sink()), None);
+            let evaluator = Evaluator::new(config.clone(), Some(events.clone())).expect("evaluator starts");
+            evaluator.run(heavy.as_bytes(), std::io::sink(), Some(&events)).expect("sink never fails");
         });
     });
     group.finish();

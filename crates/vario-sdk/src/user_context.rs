@@ -101,6 +101,18 @@ impl Decision {
         })
     }
 
+    /// The variables, taken out of the decision: no copy when they were collected
+    /// already, and none kept when they were not.
+    pub fn into_variables(mut self) -> Map<String, Value> {
+        if let Some(variables) = self.variables.take() {
+            return variables;
+        }
+        match &self.outcome {
+            Ok((loaded, d)) if !self.exclude_variables => variables_map(&loaded.config, d),
+            _ => Map::new(),
+        }
+    }
+
     /// One variable's typed value (`None` for an unknown key or with `EXCLUDE_VARIABLES`).
     pub fn variable(&self, key: &str) -> Option<&Value> {
         let (loaded, d) = self.outcome.as_ref().ok().filter(|_| !self.exclude_variables)?;

@@ -250,7 +250,7 @@ impl Evaluator {
         match (key, req.context_user()) {
             (Some(key), Some((user_id, attributes))) => {
                 let decision = self.client.create_user_context(user_id, attributes).decide(key, options);
-                decision_json(&decision, options)
+                decision_json(decision, options)
             }
             _ => no_decision(flag_key),
         }
@@ -263,7 +263,7 @@ impl Evaluator {
                 .client
                 .create_user_context(user_id, attributes)
                 .decide_all(options)
-                .iter()
+                .into_iter()
                 .map(|d| (d.flag_key().to_owned(), Value::Object(decision_json(d, options))))
                 .collect(),
             None => Map::new(),
@@ -333,16 +333,17 @@ fn no_decision(flag_key: Value) -> Map<String, Value> {
     ])
 }
 
-fn decision_json(d: &Decision, options: DecideOptions) -> Map<String, Value> {
+fn decision_json(d: Decision, options: DecideOptions) -> Map<String, Value> {
     let mut out = object([
         ("flag_key", d.flag_key().into()),
         ("enabled", d.enabled().into()),
         ("variation_key", d.variation_key().map_or(Value::Null, Into::into)),
         ("rule_key", d.rule_key().map_or(Value::Null, Into::into)),
-        ("variables", Value::Object(d.variables().clone())),
     ]);
-    if options.contains(DecideOptions::INCLUDE_REASONS) {
-        out.insert("reasons".into(), d.reasons().into());
+    let reasons = options.contains(DecideOptions::INCLUDE_REASONS).then(|| d.reasons());
+    out.insert("variables".into(), Value::Object(d.into_variables()));
+    if let Some(reasons) = reasons {
+        out.insert("reasons".into(), reasons.into());
     }
     out
 }
