@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 use vario_datafile::{Experiment, Origin, ProjectConfig};
 use vario_sdk::{
@@ -134,7 +135,7 @@ impl Evaluator {
             if input.read_line(&mut line)? == 0 {
                 break;
             }
-            let response = self.answer_line(line.trim_end_matches(['\n', '\r']));
+            let response = self.respond(line.trim_end_matches(['\n', '\r']));
             serde_json::to_writer(&mut output, &response)?;
             output.write_all(b"\n")?;
             if input.buffer().is_empty() {
@@ -152,35 +153,42 @@ impl Evaluator {
 
     /// The response to one request line.
     pub fn answer_line(&self, line: &str) -> Value {
-        match serde_json::from_str::<Value>(line) {
-            Ok(Value::Object(request)) => self.answer(&request),
-            Ok(_) => json!({"error": "a request must be a JSON object"}),
-            Err(e) => json!({"error": format!("malformed JSON: {e}")}),
-        }
+        serde_json::to_value(self.respond(line)).unwrap_or_else(|e| json!({"error": e.to_string()}))
     }
 
     /// The response to one request.
     pub fn answer(&self, request: &Map<String, Value>) -> Value {
+        serde_json::to_value(self.respond_to(request)).unwrap_or_else(|e| json!({"error": e.to_string()}))
+    }
+
+    /// The response to one request line, ready to write.
+    fn respond(&self, line: &str) -> Answer {
+        match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(request)) => self.respond_to(&request),
+            Ok(_) => Answer::error("a request must be a JSON object"),
+            Err(e) => Answer::error(format!("malformed JSON: {e}")),
+        }
+    }
+
+    fn respond_to(&self, request: &Map<String, Value>) -> Answer {
         let mut req = Request { fields: request, problems: Vec::new() };
         let Some(op) = request.get("op").and_then(Value::as_str) else {
-            return json!({"error": "missing string field `op`"});
+            return Answer::error("missing string field `op`");
         };
-        let mut response = match op {
-            "activate" | "get_variation" => self.variation(&mut req, op == "activate"),
-            "track" => self.track(&mut req),
-            "is_feature_enabled" => self.is_feature_enabled(&mut req),
-            "get_feature_variable" => self.feature_variable(&mut req),
-            "get_enabled_features" => self.enabled_features(&mut req),
-            "decide" => self.decide(&mut req),
-            "decide_all" => self.decide_all(&mut req),
-            "set_forced_variation" => self.set_forced_variation(&mut req),
-            "get_forced_variation" => self.get_forced_variation(&mut req),
-            other => return json!({"error": format!("unknown op `{other}`")}),
+        let body = match op {
+            "activate" | "get_variation" => Body::Fields(self.variation(&mut req, op == "activate")),
+            "track" => Body::Fields(self.track(&mut req)),
+            "is_feature_enabled" => Body::Fields(self.is_feature_enabled(&mut req)),
+            "get_feature_variable" => Body::Fields(self.feature_variable(&mut req)),
+            "get_enabled_features" => Body::Fields(self.enabled_features(&mut req)),
+            "decide" => Body::Decision(self.decide(&mut req)),
+            "decide_all" => Body::Decisions(self.decide_all(&mut req)),
+            "set_forced_variation" => Body::Fields(self.set_forced_variation(&mut req)),
+            "get_forced_variation" => Body::Fields(self.get_forced_variation(&mut req)),
+            other => return Answer::error(format!("unknown op `{other}`")),
         };
-        if !req.problems.is_empty() {
-            response.insert("error".into(), Value::String(req.problems.join("; ")));
-        }
-        Value::Object(response)
+        let error = (!req.problems.is_empty()).then(|| req.problems.join("; "));
+        Answer { body, error }
     }
 
     fn variation(&self, req: &mut Request<'_>, activate: bool) -> Map<String, Value> {
@@ -243,32 +251,30 @@ impl Evaluator {
         object([("feature_keys", keys.into())])
     }
 
-    fn decide(&self, req: &mut Request<'_>) -> Map<String, Value> {
+    fn decide(&self, req: &mut Request<'_>) -> DecisionOut {
         let key = req.flag_key(&self.client, "flag_key");
         let options = req.options();
-        let flag_key = req.fields.get("flag_key").cloned().unwrap_or(Value::Null);
         match (key, req.context_user()) {
             (Some(key), Some((user_id, attributes))) => {
                 let decision = self.client.create_user_context(user_id, attributes).decide(key, options);
-                decision_json(decision, options)
+                DecisionOut::of(decision, options)
             }
-            _ => no_decision(flag_key),
+            _ => DecisionOut::none(req.fields.get("flag_key").cloned().unwrap_or(Value::Null)),
         }
     }
 
-    fn decide_all(&self, req: &mut Request<'_>) -> Map<String, Value> {
+    fn decide_all(&self, req: &mut Request<'_>) -> Vec<DecisionOut> {
         let options = req.options();
-        let decisions = match req.context_user() {
+        match req.context_user() {
             Some((user_id, attributes)) => self
                 .client
                 .create_user_context(user_id, attributes)
                 .decide_all(options)
                 .into_iter()
-                .map(|d| (d.flag_key().to_owned(), Value::Object(decision_json(d, options))))
+                .map(|d| DecisionOut::of(d, options))
                 .collect(),
-            None => Map::new(),
-        };
-        object([("decisions", Value::Object(decisions))])
+            None => Vec::new(),
+        }
     }
 
     fn set_forced_variation(&self, req: &mut Request<'_>) -> Map<String, Value> {
@@ -323,29 +329,116 @@ fn object<const N: usize>(entries: [(&str, Value); N]) -> Map<String, Value> {
     entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
-fn no_decision(flag_key: Value) -> Map<String, Value> {
-    object([
-        ("flag_key", flag_key),
-        ("enabled", false.into()),
-        ("variation_key", Value::Null),
-        ("rule_key", Value::Null),
-        ("variables", Value::Object(Map::new())),
-    ])
+/// A response line: the op's fields, then `error` when the request had problems.
+/// Decisions are written straight from the SDK's answer, not through JSON values: a
+/// `decide_all` answers every flag, and building maps was most of its cost.
+struct Answer {
+    body: Body,
+    error: Option<String>,
 }
 
-fn decision_json(d: Decision, options: DecideOptions) -> Map<String, Value> {
-    let mut out = object([
-        ("flag_key", d.flag_key().into()),
-        ("enabled", d.enabled().into()),
-        ("variation_key", d.variation_key().map_or(Value::Null, Into::into)),
-        ("rule_key", d.rule_key().map_or(Value::Null, Into::into)),
-    ]);
-    let reasons = options.contains(DecideOptions::INCLUDE_REASONS).then(|| d.reasons());
-    out.insert("variables".into(), Value::Object(d.into_variables()));
-    if let Some(reasons) = reasons {
-        out.insert("reasons".into(), reasons.into());
+enum Body {
+    Fields(Map<String, Value>),
+    Decision(DecisionOut),
+    Decisions(Vec<DecisionOut>),
+}
+
+impl Answer {
+    fn error(message: impl Into<String>) -> Self {
+        Self { body: Body::Fields(Map::new()), error: Some(message.into()) }
     }
-    out
+}
+
+impl Serialize for Answer {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        match &self.body {
+            Body::Fields(fields) => {
+                for (k, v) in fields {
+                    map.serialize_entry(k, v)?;
+                }
+            }
+            Body::Decision(d) => d.entries(&mut map)?,
+            Body::Decisions(decisions) => map.serialize_entry("decisions", &DecisionsByFlag(decisions))?,
+        }
+        if let Some(error) = &self.error {
+            map.serialize_entry("error", error)?;
+        }
+        map.end()
+    }
+}
+
+/// A decision as the protocol answers it: `flag_key`, `enabled`, `variation_key`,
+/// `rule_key`, `variables`, and `reasons` when asked for.
+struct DecisionOut {
+    flag_key: Value,
+    enabled: bool,
+    variation_key: Option<String>,
+    rule_key: Option<String>,
+    variables: Map<String, Value>,
+    reasons: Option<Vec<String>>,
+}
+
+impl DecisionOut {
+    fn of(d: Decision, options: DecideOptions) -> Self {
+        Self {
+            flag_key: d.flag_key().into(),
+            enabled: d.enabled(),
+            variation_key: d.variation_key().map(str::to_owned),
+            rule_key: d.rule_key().map(str::to_owned),
+            reasons: options.contains(DecideOptions::INCLUDE_REASONS).then(|| d.reasons()),
+            variables: d.into_variables(),
+        }
+    }
+
+    /// No decision (a request the SDK could not take): `flag_key` as the request gave it.
+    fn none(flag_key: Value) -> Self {
+        Self { flag_key, enabled: false, variation_key: None, rule_key: None, variables: Map::new(), reasons: None }
+    }
+
+    fn entries<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        map.serialize_entry("flag_key", &self.flag_key)?;
+        map.serialize_entry("enabled", &self.enabled)?;
+        map.serialize_entry("variation_key", &self.variation_key)?;
+        map.serialize_entry("rule_key", &self.rule_key)?;
+        map.serialize_entry("variables", &self.variables)?;
+        if let Some(reasons) = &self.reasons {
+            map.serialize_entry("reasons", reasons)?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for DecisionOut {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        self.entries(&mut map)?;
+        map.end()
+    }
+}
+
+/// `decide_all`'s decisions keyed by flag key, in the SDK's order (a repeated key keeps
+/// its first place and its last decision, as a JSON object built key by key would).
+struct DecisionsByFlag<'a>(&'a [DecisionOut]);
+
+impl Serialize for DecisionsByFlag<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let all = self.0;
+        let unique = all.iter().enumerate().all(|(i, d)| all[..i].iter().all(|e| e.flag_key != d.flag_key));
+        let mut map = serializer.serialize_map(None)?;
+        for (i, d) in all.iter().enumerate() {
+            if unique {
+                map.serialize_entry(d.flag_key.as_str().unwrap_or_default(), d)?;
+                continue;
+            }
+            if all[..i].iter().any(|e| e.flag_key == d.flag_key) {
+                continue;
+            }
+            let last = all.iter().rposition(|e| e.flag_key == d.flag_key).unwrap_or(i);
+            map.serialize_entry(d.flag_key.as_str().unwrap_or_default(), &all[last])?;
+        }
+        map.end()
+    }
 }
 
 /// Which SDK surface a request goes through; they validate attributes differently.
