@@ -5,7 +5,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
 use vario_cli::commands::eval::{Evaluator, EventLines};
 use vario_datafile::ProjectConfig;
-use vario_testkit::{Shape, datafile, users};
+use vario_testkit::{Shape, datafile, decide_all_heavy_request, users};
 
 fn requests(n: usize) -> String {
     let users = users(1000, 7);
@@ -34,23 +34,10 @@ fn requests(n: usize) -> String {
     out
 }
 
-/// The mix the issue measures: half `decide_all` (every flag of the datafile), the rest
-/// single decisions and conversions.
+/// The decide_all-heavy mix of `tools/load/eval.sh`.
 fn decide_all_heavy(n: usize) -> String {
     let users = users(1000, 11);
-    let mut out = String::new();
-    for i in 0..n {
-        let (id, attrs) = &users[i % users.len()];
-        let request = match i % 4 {
-            0 | 1 => json!({"op": "decide_all", "user_id": id, "attributes": attrs}),
-            2 => json!({"op": "decide", "flag_key": format!("flag_{}", i % 20), "user_id": id, "attributes": attrs}),
-            _ => json!({"op": "track", "event_key": "event_1", "user_id": id, "attributes": attrs,
-                        "event_tags": {"revenue": 1200}}),
-        };
-        out.push_str(&request.to_string());
-        out.push('\n');
-    }
-    out
+    (0..n).map(|i| format!("{}\n", decide_all_heavy_request(i, &users))).collect()
 }
 
 fn bench(c: &mut Criterion) {

@@ -5,8 +5,7 @@
 
 use std::io::Write;
 
-use serde_json::json;
-use vario_testkit::users;
+use vario_testkit::{decide_all_heavy_request, users};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -15,14 +14,7 @@ fn main() {
     let users = users(1000, seed);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for i in 0..lines {
-        let (id, attrs) = &users[i % users.len()];
-        let request = match i % 4 {
-            0 | 1 => json!({"op": "decide_all", "user_id": id, "attributes": attrs}),
-            2 => json!({"op": "decide", "flag_key": format!("flag_{}", i % 20), "user_id": id, "attributes": attrs}),
-            _ => json!({"op": "track", "event_key": "event_1", "user_id": id, "attributes": attrs,
-                        "event_tags": {"revenue": 1200}}),
-        };
-        if writeln!(out, "{request}").is_err() {
+        if writeln!(out, "{}", decide_all_heavy_request(i, &users)).is_err() {
             return;
         }
     }

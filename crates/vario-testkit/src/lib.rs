@@ -177,3 +177,16 @@ pub fn users(n: usize, seed: u64) -> Vec<(String, serde_json::Map<String, Value>
         })
         .collect()
 }
+
+/// Request `i` of a decide_all-heavy `vario eval` stream over `users` (see
+/// [`users`]): half `decide_all`, a quarter `decide` of one of 20 flags, a quarter
+/// `track` with revenue. The load tool and the benchmark measure the same mix.
+pub fn decide_all_heavy_request(i: usize, users: &[(String, serde_json::Map<String, Value>)]) -> Value {
+    let (id, attrs) = &users[i % users.len()];
+    match i % 4 {
+        0 | 1 => json!({"op": "decide_all", "user_id": id, "attributes": attrs}),
+        2 => json!({"op": "decide", "flag_key": format!("flag_{}", i % 20), "user_id": id, "attributes": attrs}),
+        _ => json!({"op": "track", "event_key": "event_1", "user_id": id, "attributes": attrs,
+                    "event_tags": {"revenue": 1200}}),
+    }
+}

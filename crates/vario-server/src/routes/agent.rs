@@ -36,6 +36,11 @@ pub(super) fn bad_request(message: impl Into<String>) -> AgentError {
     AgentError(StatusCode::BAD_REQUEST, message.into())
 }
 
+/// Agent's refusal of a body without a `userId`.
+pub(super) fn require_user(user_id: &str) -> Result<(), AgentError> {
+    if user_id.is_empty() { Err(bad_request("missing \"userId\" in request payload")) } else { Ok(()) }
+}
+
 /// Limits, timeouts and the memory budget answer in Vario's shape (as on every route);
 /// what Agent itself would answer, in Agent's.
 pub enum Refusal {
@@ -173,9 +178,7 @@ pub async fn decide(
 ) -> Result<Response, Refusal> {
     let (client, _) = environment(&app, &headers)?;
     let request: DecideBody = body(&app, &headers, request).await?;
-    if request.user_id.is_empty() {
-        return Err(bad_request("missing \"userId\" in request payload").into());
-    }
+    require_user(&request.user_id)?;
     let mut options = DecideOptions::NONE;
     for name in &request.decide_options {
         options |= DecideOptions::from_name(name).ok_or_else(|| bad_request(format!("invalid option: {name}")))?;

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use vario_sdk::{Client, DecideOptions};
 
-use super::agent::{AgentError, Refusal, attributes, bad_request, body, environment};
+use super::agent::{AgentError, Refusal, attributes, bad_request, body, environment, require_user};
 use crate::state::AppState;
 
 #[derive(Default, Deserialize)]
@@ -61,9 +61,7 @@ pub async fn activate(
 ) -> Result<Response, Refusal> {
     let (client, _) = environment(&app, &headers)?;
     let request: ActivateBody = body(&app, &headers, request).await?;
-    if request.user_id.is_empty() {
-        return Err(bad_request("missing \"userId\" in request payload").into());
-    }
+    require_user(&request.user_id)?;
     let params: Vec<(String, String)> =
         form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
     let values = |name: &'static str| params.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str());

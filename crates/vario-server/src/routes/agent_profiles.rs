@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use vario_sdk::{InMemoryUserProfileService, UserProfile, UserProfileService};
 
-use super::agent::{AgentError, Refusal, bad_request, body, hosted};
+use super::agent::{AgentError, Refusal, bad_request, body, hosted, require_user};
 use crate::state::AppState;
 
 /// The field of a bucket map entry that holds the variation id.
@@ -40,9 +40,7 @@ fn profiles(app: &AppState, headers: &HeaderMap) -> Result<Arc<InMemoryUserProfi
 
 async fn user(app: &AppState, headers: &HeaderMap, request: Body) -> Result<ProfileBody, Refusal> {
     let request: ProfileBody = body(app, headers, request).await?;
-    if request.user_id.is_empty() {
-        return Err(bad_request("missing \"userId\" in request payload").into());
-    }
+    require_user(&request.user_id)?;
     Ok(request)
 }
 
