@@ -357,3 +357,55 @@ fn restore_permissions(dir: &Path) {
         let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755));
     }
 }
+
+#[test]
+fn agent_settings_come_from_the_config_file_and_bad_ones_stop_the_start_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vario.toml");
+    // A free port for the admin listener (taken back at once; the server binds it).
+    let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::write(
+        &config,
+        format!(
+            "[agent]\nnotifications = true\nuser_profiles = 10\n[agent.admin]\nlisten = \"127.0.0.1:{admin_port}\"\n"
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&dir.path().join("a"), &["--config", config.to_str().unwrap()]);
+    let agent = agent();
+    let info = format!("http://127.0.0.1:{admin_port}/info");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answer = loop {
+        match agent.get(&info).call() {
+            Ok(answer) => break answer,
+            Err(e) => assert!(Instant::now() < deadline, "the admin listener did not answer: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(answer.status().as_u16(), 200);
+    let text =
+        agent.get(format!("http://127.0.0.1:{admin_port}/config")).call().unwrap().body_mut().read_to_string().unwrap();
+    let config_answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(config_answer["agent"]["notifications"], true);
+    assert_eq!(config_answer["agent"]["user_profiles"], 10);
+    // The notification stream is served (an unknown environment: 403, not 404).
+    let stream = agent
+        .get(format!("{}/v1/notifications/event-stream", server.url))
+        .header("x-optimizely-sdk-key", "none")
+        .call()
+        .unwrap();
+    assert_eq!(stream.status().as_u16(), 403);
+    assert!(server.terminate().success());
+
+    std::fs::write(&config, "[agent.auth]\nhmac_secrets = [\"not base64!\"]\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vario"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("b"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("agent.auth.hmac_secrets[0]"), "{stderr}");
+}
