@@ -37,6 +37,8 @@ struct Deciding {
 }
 
 struct Stream {
+    // Tells this stream from a later one of the same environment (after a reset).
+    id: u64,
     sender: broadcast::Sender<Message>,
     subscribers: usize,
     listeners: Vec<ListenerId>,
@@ -52,13 +54,16 @@ pub struct Subscription {
     pub receiver: broadcast::Receiver<Message>,
     app: AppState,
     sdk_key: String,
+    stream: u64,
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.app.decisions().unsubscribe(&self.sdk_key);
+        self.app.decisions().unsubscribe(&self.sdk_key, self.stream);
     }
 }
+
+static NEXT_STREAM: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Decisions {
     /// The client of `sdk_key`, deciding on `hosted` (a changed datafile is loaded into
@@ -113,13 +118,15 @@ impl Decisions {
                         let _ = updates.send(notifications::config_update(n));
                     }),
                 ];
-                Stream { sender, subscribers: 0, listeners }
+                Stream { id: NEXT_STREAM.fetch_add(1, Ordering::Relaxed), sender, subscribers: 0, listeners }
             });
             stream.subscribers += 1;
-            stream.sender.subscribe()
+            (stream.sender.subscribe(), stream.id)
         });
         match receiver {
-            Ok(receiver) => Ok(Subscription { receiver, app: app.clone(), sdk_key: sdk_key.to_owned() }),
+            Ok((receiver, stream)) => {
+                Ok(Subscription { receiver, app: app.clone(), sdk_key: sdk_key.to_owned(), stream })
+            }
             Err(e) => {
                 self.streams.fetch_sub(1, Ordering::AcqRel);
                 Err(e)
@@ -127,11 +134,12 @@ impl Decisions {
         }
     }
 
-    fn unsubscribe(&self, sdk_key: &str) {
+    fn unsubscribe(&self, sdk_key: &str, id: u64) {
         self.streams.fetch_sub(1, Ordering::AcqRel);
         let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(d) = clients.get_mut(sdk_key) else { return };
-        let Some(stream) = d.stream.as_mut() else { return };
+        // A stream of a client since reset is not this subscriber's.
+        let Some(stream) = d.stream.as_mut().filter(|s| s.id == id) else { return };
         stream.subscribers = stream.subscribers.saturating_sub(1);
         if stream.subscribers == 0 {
             // The last one: deciding stops building messages.
@@ -189,6 +197,19 @@ impl Decisions {
                 Ok(answer)
             }
         }
+    }
+
+    /// Drops the client of `sdk_key` (Agent's `/v1/reset`): its forced variations, user
+    /// profiles and notification streams go with it, after its queued events are in the
+    /// log; the next request starts a new client. Whether there was one. Blocks.
+    pub fn reset(&self, sdk_key: &str) -> bool {
+        let removed = self.clients.lock().unwrap_or_else(PoisonError::into_inner).remove(sdk_key);
+        let Some(d) = removed else { return false };
+        let report = d.client.close();
+        if !report.all_delivered() {
+            tracing::warn!(sdk_key, ?report, "decision events not all stored at reset");
+        }
+        true
     }
 
     /// Delivers every queued event into the log and drops the clients (at shutdown,

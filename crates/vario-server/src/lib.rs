@@ -9,7 +9,7 @@
 //! - `POST /ofrep/v1/evaluate/flags[/{key}]`: OpenFeature remote evaluation (OFREP) of
 //!   the environment whose SDK key is the credential; impressions go into the log.
 //! - `POST /v1/decide`, `/v1/activate`, `/v1/track`, `/v1/override`, `/v1/lookup`,
-//!   `/v1/save`, `/v1/batch`, `GET /v1/config`, `/v1/datafile`,
+//!   `/v1/save`, `/v1/reset`, `/v1/batch`, `GET /v1/config`, `/v1/datafile`,
 //!   `/v1/notifications/event-stream`, `/health`, `POST /oauth/token`: Optimizely Agent's
 //!   API for the environment named by `X-Optimizely-SDK-Key`; Agent's admin routes on
 //!   the listener of `[agent.admin] listen` ([`agent_admin`]).
@@ -86,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/override", post(routes::agent::override_variation))
         .route("/v1/lookup", post(routes::agent_profiles::lookup))
         .route("/v1/save", post(routes::agent_profiles::save))
+        .route("/v1/reset", post(routes::agent::reset))
         .route("/v1/config", get(routes::agent::config))
         .route("/v1/datafile", get(routes::agent::datafile))
         .route("/health", get(routes::agent::health))

@@ -125,6 +125,15 @@ pub(super) fn attributes(map: Option<Map<String, Value>>) -> Attributes {
     map.map(Attributes::from).unwrap_or_default()
 }
 
+/// `POST /v1/reset`: a fresh client for the environment, as Agent's (overrides, user
+/// profiles and notification streams of the old one end); `{"result": true}`.
+pub async fn reset(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, Refusal> {
+    let (sdk_key, _) = hosted(&app, &headers)?;
+    let (sdk_key, resetting) = (sdk_key.to_owned(), app.clone());
+    tokio::task::spawn_blocking(move || resetting.decisions().reset(&sdk_key)).await.map_err(ApiError::internal)?;
+    Ok((StatusCode::OK, Json(json!({"result": true}))).into_response())
+}
+
 /// `GET /health`: Agent's liveness answer (Vario's own, with storage state, is
 /// `/healthz`).
 pub async fn health() -> Json<Value> {

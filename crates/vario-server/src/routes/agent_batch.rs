@@ -101,6 +101,7 @@ async fn run(app: &AppState, op: Operation) -> Value {
         ("POST", "/v1/lookup") => agent_profiles::lookup(state, headers, body()).await.into_response(),
         ("POST", "/v1/save") => agent_profiles::save(state, headers, body()).await.into_response(),
         ("POST", "/v1/override") => agent::override_variation(state, headers, body()).await.into_response(),
+        ("POST", "/v1/reset") => agent::reset(state, headers).await.into_response(),
         ("GET", "/v1/datafile") => agent::datafile(state, headers).await.into_response(),
         ("GET", "/v1/config") => agent::config(state, headers).await.into_response(),
         ("GET", "/health") => agent::health().await.into_response(),

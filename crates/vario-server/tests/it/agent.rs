@@ -416,3 +416,30 @@ fn user_profiles_are_bounded_and_can_be_turned_off() {
     let decided = post(&off, "/v1/decide?keys=flag_1", &json!({"userId": "u"}));
     assert_eq!(decided.status, 200, "decisions do not need profiles");
 }
+
+#[test]
+fn reset_gives_the_environment_a_fresh_client_without_overrides_or_profiles() {
+    let server = started();
+    let expected =
+        local().create_user_context("u9", vario_sdk::Attributes::new()).decide("flag_1", DecideOptions::NONE);
+    // Forced to a variation the user would not get, so that its end shows.
+    let forced = if expected.variation_key() == Some("v1") { "v0" } else { "v1" };
+    let force = json!({"userId": "u9", "experimentKey": "flag_1_test_0", "variationKey": forced});
+    assert_eq!(post(&server, "/v1/override", &force).status, 200);
+    assert_eq!(post(&server, "/v1/decide?keys=flag_1", &json!({"userId": "u9"})).json()["variationKey"], forced);
+    let profile = json!({"userId": "u3", "experimentBucketMap": {"68809": {"variation_id": "68810"}}});
+    assert_eq!(post(&server, "/v1/save", &profile).status, 200);
+
+    let reset = post(&server, "/v1/reset", &json!({}));
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    assert_eq!(reset.json(), json!({"result": true}));
+
+    let decided = post(&server, "/v1/decide?keys=flag_1", &json!({"userId": "u9"})).json();
+    assert_eq!(decided["variationKey"], expected.variation_key().unwrap_or_default(), "the override is gone");
+    let looked = post(&server, "/v1/lookup", &json!({"userId": "u3"})).json();
+    assert_eq!(looked["experimentBucketMap"], json!({}), "the saved profile is gone");
+    let unknown = request("POST", &format!("{}/v1/reset", server.url), &[("x-optimizely-sdk-key", "nope")], None);
+    assert_eq!(agent_error(&unknown, 403), "no datafile is hosted for SDK key \"nope\"");
+    // Events decided before the reset were stored.
+    assert!(server.stop_and_count() > 0);
+}

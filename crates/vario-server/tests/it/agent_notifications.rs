@@ -219,3 +219,30 @@ fn deciding_builds_notifications_only_while_someone_subscribes() {
         assert_eq!(center.listener_count(kind), 0, "{kind}");
     }
 }
+
+#[test]
+fn a_reset_ends_the_streams_of_the_old_client_and_leaves_new_ones_alone() {
+    use vario_sdk::NotificationKind;
+    let server = started(|_| {});
+    let old = open(&server, "");
+    settle();
+    let headers = [("x-optimizely-sdk-key", KEY), ("content-type", "application/json")];
+    assert_eq!(request("POST", &format!("{}/v1/reset", server.url), &headers, None).status, 200);
+    loop {
+        if old.lines.recv_timeout(WAIT).expect("the old stream ends") == "<end>" {
+            break;
+        }
+    }
+    let (app, hosted) = (&server.state, server.state.hosted(KEY).unwrap());
+    let fresh = app.decisions().subscribe(app, KEY, &hosted, 10).unwrap();
+    let stale = app.decisions().subscribe(app, KEY, &hosted, 10).unwrap();
+    assert_eq!(request("POST", &format!("{}/v1/reset", server.url), &headers, None).status, 200);
+    drop(stale);
+    let newest = app.decisions().subscribe(app, KEY, &hosted, 10).unwrap();
+    // The subscribers of the reset client leaving does not take the new one's listeners.
+    drop(fresh);
+    let client = app.decisions().client(app, KEY, &hosted).unwrap();
+    assert_eq!(client.notification_center().listener_count(NotificationKind::Decision), 1);
+    drop(newest);
+    assert_eq!(client.notification_center().listener_count(NotificationKind::Decision), 0);
+}
