@@ -11,7 +11,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -92,26 +92,13 @@ async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(refused) = authorize(&app, &headers) {
         return refused.into_response();
     }
-    let stats = app.open_store().map(|s| s.stats());
-    let text = app.metrics().render(stats, app.hosted_bytes());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    crate::routes::health::metrics(State(app)).await
 }
 
 /// `POST /oauth/token`: an admin token (claim `admin: true`) for a client of
 /// `[agent.admin.auth]`.
 async fn oauth_token(State(app): State<AppState>, headers: HeaderMap, request: Body) -> Response {
-    let form = match app.read_body(&headers, request, app.config().limits.max_form_bytes).await {
-        Ok((form, _charge)) => form,
-        Err(e) => return e.into_response(),
-    };
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    match app.admin_auth().issue(content_type, &form, true) {
-        Ok(issued) => (StatusCode::OK, Json(issued)).into_response(),
-        Err(refused) => {
-            let status = StatusCode::from_u16(refused.status).unwrap_or(StatusCode::UNAUTHORIZED);
-            (status, Json(refused)).into_response()
-        }
-    }
+    crate::routes::agent::token_answer(&app, app.admin_auth(), &headers, request).await
 }
 
 /// A duration as Go's `Duration.String()` writes it (`1h2m3.5s`, `45.25s`, `12ms`), the

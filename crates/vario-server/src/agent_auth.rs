@@ -25,6 +25,8 @@ pub struct AgentAuth {
     secrets: Vec<Vec<u8>>,
     clients: Vec<Client>,
     ttl: Duration,
+    // The admin listener's: its tokens carry `admin: true` instead of SDK keys.
+    admin: bool,
 }
 
 struct Client {
@@ -133,7 +135,7 @@ impl AgentAuth {
         if !clients.is_empty() && secrets.is_empty() {
             return Err(ServerError::Config(format!("{section}.clients need {section}.hmac_secrets to sign tokens")));
         }
-        Ok(Self { secrets, clients, ttl: Duration::from_secs(config.ttl_seconds) })
+        Ok(Self { secrets, clients, ttl: Duration::from_secs(config.ttl_seconds), admin })
     }
 
     /// Whether tokens are checked at all.
@@ -185,9 +187,9 @@ impl AgentAuth {
     }
 
     /// `POST /oauth/token` with the form `grant_type=client_credentials&client_id=..&client_secret=..`
-    /// (`content_type` the request's): an API token for the client's SDK keys, or, with
-    /// `admin`, an admin token.
-    pub fn issue(&self, content_type: Option<&str>, form: &[u8], admin: bool) -> Result<Issued, TokenRefusal> {
+    /// (`content_type` the request's): an API token for the client's SDK keys, or, from
+    /// the admin listener's auth, an admin token.
+    pub fn issue(&self, content_type: Option<&str>, form: &[u8]) -> Result<Issued, TokenRefusal> {
         let form_type = content_type
             .and_then(|t| t.split(';').next())
             .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
@@ -220,7 +222,7 @@ impl AgentAuth {
         }
         let signing = self.secrets.first().ok_or_else(invalid)?;
         let exp = (now_seconds() + self.ttl.as_secs_f64()).floor();
-        let claims = if admin {
+        let claims = if self.admin {
             Claims { iss: Some(ISSUER.into()), exp: Some(exp), sdk_keys: None, admin: Some(true.into()) }
         } else {
             Claims {

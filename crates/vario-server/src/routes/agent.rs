@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use vario_sdk::{Attributes, Client, DecideOptions, Decision, DecisionSource};
 
+use crate::agent_auth::AgentAuth;
 use crate::error::ApiError;
 use crate::state::{AppState, Hosted};
 
@@ -96,16 +97,24 @@ pub(super) fn hosted<'h>(app: &AppState, headers: &'h HeaderMap) -> Result<(&'h 
 }
 
 /// `POST /oauth/token`: a token for a configured client (OAuth client credentials).
-pub async fn oauth_token(State(app): State<AppState>, headers: HeaderMap, request: Body) -> Result<Response, Refusal> {
-    let (form, _charge) = app.read_body(&headers, request, app.config().limits.max_form_bytes).await?;
+pub async fn oauth_token(State(app): State<AppState>, headers: HeaderMap, request: Body) -> Response {
+    token_answer(&app, app.agent_auth(), &headers, request).await
+}
+
+/// A token from `auth` for the client credentials of a form body, or OAuth's refusal.
+pub(crate) async fn token_answer(app: &AppState, auth: &AgentAuth, headers: &HeaderMap, request: Body) -> Response {
+    let form = match app.read_body(headers, request, app.config().limits.max_form_bytes).await {
+        Ok((form, _charge)) => form,
+        Err(e) => return e.into_response(),
+    };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    Ok(match app.agent_auth().issue(content_type, &form, false) {
+    match auth.issue(content_type, &form) {
         Ok(issued) => (StatusCode::OK, Json(issued)).into_response(),
         Err(refused) => {
             let status = StatusCode::from_u16(refused.status).unwrap_or(StatusCode::UNAUTHORIZED);
             (status, Json(refused)).into_response()
         }
-    })
+    }
 }
 
 /// A JSON body as Agent reads it: empty is an empty object; field names as sent.

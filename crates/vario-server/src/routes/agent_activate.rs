@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use vario_sdk::{Client, DecideOptions};
+use vario_sdk::{Attributes, Client, DecideOptions, UserContext};
 
 use super::agent::{AgentError, Refusal, attributes, bad_request, body, environment, require_user};
 use crate::state::AppState;
@@ -93,7 +93,13 @@ pub async fn activate(
         Some("false") => Some(false),
         _ => None,
     };
-    let user = Decider { client: &client, user_id: &request.user_id, attributes: request.user_attributes };
+    let attributes = attributes(request.user_attributes);
+    let user = Decider {
+        client: &client,
+        user_id: &request.user_id,
+        context: client.create_user_context(request.user_id.as_str(), attributes.clone()),
+        attributes,
+    };
     let decisions: Vec<Value> = plan
         .0
         .iter()
@@ -103,10 +109,12 @@ pub async fn activate(
     Ok((StatusCode::OK, Json(Value::Array(decisions))).into_response())
 }
 
+/// One user, decided for every key of the plan.
 struct Decider<'a> {
     client: &'a Client,
     user_id: &'a str,
-    attributes: Option<Map<String, Value>>,
+    attributes: Attributes,
+    context: UserContext,
 }
 
 /// Agent's `Decision`: `variables` only when there are some, `error` only on one.
@@ -131,11 +139,10 @@ impl Decider<'_> {
         let user_id = self.user_id;
         let answer = match wanted {
             Wanted::Experiment => {
-                let attributes = attributes(self.attributes.clone());
                 let variation = if tracking {
-                    self.client.activate(key, user_id, &attributes)
+                    self.client.activate(key, user_id, &self.attributes)
                 } else {
-                    self.client.get_variation(key, user_id, &attributes)
+                    self.client.get_variation(key, user_id, &self.attributes)
                 };
                 let variation_key = variation.as_ref().map_or("", |v| v.key());
                 let d = Decision {
@@ -149,17 +156,21 @@ impl Decider<'_> {
                 serde_json::to_value(d)
             }
             Wanted::Feature => {
-                let user = self.client.create_user_context(user_id, attributes(self.attributes.clone()));
                 let options = if tracking { DecideOptions::NONE } else { DecideOptions::DISABLE_DECISION_EVENT };
-                let made = user.decide(key, options);
+                let made = self.context.decide(key, options);
+                let (rule_key, variation_key) = (
+                    made.rule_key().unwrap_or_default().to_owned(),
+                    made.variation_key().unwrap_or_default().to_owned(),
+                );
+                let enabled = made.enabled();
                 let d = Decision {
                     user_id,
-                    experiment_key: made.rule_key().unwrap_or_default(),
+                    experiment_key: &rule_key,
                     feature_key: key,
-                    variation_key: made.variation_key().unwrap_or_default(),
+                    variation_key: &variation_key,
                     kind: "feature",
-                    variables: made.variables().clone(),
-                    enabled: made.enabled(),
+                    variables: made.into_variables(),
+                    enabled,
                     ..Decision::default()
                 };
                 serde_json::to_value(d)

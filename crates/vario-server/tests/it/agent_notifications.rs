@@ -62,6 +62,7 @@ impl Stream {
 fn open(server: &TestServer, query: &str) -> Stream {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let url = format!("{}/v1/notifications/event-stream{query}", server.url);
+    // The server subscribes before it answers, so the stream is live once the head is in.
     let response = agent.get(&url).header("x-optimizely-sdk-key", KEY).call().expect("the stream opens");
     let status = response.status().as_u16();
     let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
@@ -80,12 +81,6 @@ fn open(server: &TestServer, query: &str) -> Stream {
     Stream { status, content_type, lines }
 }
 
-/// Waits until the server has the stream's subscription in place (the answer's headers
-/// come first, then the subscription is live).
-fn settle() {
-    std::thread::sleep(Duration::from_millis(200));
-}
-
 struct Discard;
 
 impl EventDispatcher for Discard {
@@ -101,7 +96,6 @@ fn decisions_and_conversions_arrive_as_the_go_sdks_notifications_and_filters_kee
     let tracks_only = open(&server, "?filter=track");
     assert_eq!(all.status, 200);
     assert_eq!(all.content_type, "text/event-stream");
-    settle();
 
     let attributes = json!({"plan": "gold", "country": "us"});
     assert_eq!(post(&server, "/v1/decide?keys=flag_1", &json!({"userId": "u7", "userAttributes": attributes})), 200);
@@ -151,7 +145,6 @@ fn decisions_and_conversions_arrive_as_the_go_sdks_notifications_and_filters_kee
 fn a_published_datafile_is_announced_with_its_revision_and_raw_streams_send_json_lines() {
     let server = started(|_| {});
     let raw = open(&server, "?filter=project_config_update&raw");
-    settle();
     // Decisions are not of the topic asked for.
     assert_eq!(post(&server, "/v1/decide?keys=flag_1", &json!({"userId": "u1"})), 200);
     let changed = DATAFILE.replacen("\"revision\": \"887\"", "\"revision\": \"888\"", 1);
@@ -225,7 +218,6 @@ fn a_reset_ends_the_streams_of_the_old_client_and_leaves_new_ones_alone() {
     use vario_sdk::NotificationKind;
     let server = started(|_| {});
     let old = open(&server, "");
-    settle();
     let headers = [("x-optimizely-sdk-key", KEY), ("content-type", "application/json")];
     assert_eq!(request("POST", &format!("{}/v1/reset", server.url), &headers, None).status, 200);
     loop {
