@@ -139,6 +139,7 @@ pub fn track(n: &TrackNotification) -> Message {
     let batch = n.log_event.params();
     let visitor = batch.visitors.first();
     let event = visitor.and_then(|v| v.snapshots.first()).and_then(|s| s.events.first());
+    // In the Go struct's field order: entity_id, key, Attributes, tags, revenue, value.
     let mut conversion = Map::new();
     if let Some(event) = event {
         conversion.insert("entity_id".into(), Value::String(event.entity_id.to_string()));
